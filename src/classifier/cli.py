@@ -1,0 +1,165 @@
+"""The `classifier` command: argument parsing, progress bars and exit codes; the work is elsewhere."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from classifier.config import DATA_DIR, INTERIM_DIR, Settings, load_settings
+
+log = logging.getLogger("classifier")
+EXTRACT_CACHE = INTERIM_DIR / "extract_cache.sqlite"
+DEMO_DIR = DATA_DIR / "demo"
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(args.params)
+
+
+def cmd_demo_data(args: argparse.Namespace) -> int:
+    from classifier.corpus.generator import generate_corpus
+
+    settings = _settings(args)
+    started = time.perf_counter()
+    summary = generate_corpus(Path(args.out), settings.corpus, n=args.n, seed=args.seed)
+    elapsed = time.perf_counter() - started
+    print(f"wrote {summary['pages']} pages to {args.out}/pages.warc.gz in {elapsed:.1f}s")
+    _print_counts(summary)
+    return 0
+
+
+def _progress(items: Iterator[dict[str, Any]], unit: str = "page") -> Iterator[dict[str, Any]]:
+    """A progress bar on a terminal, nothing in logs and CI."""
+    return tqdm(items, unit=unit, disable=None, smoothing=0.1, mininterval=0.5)
+
+
+def run_extraction(inputs: list[str], out: Path, settings: Settings, use_cache: bool) -> dict[str, Any]:
+    """Ingest and extract ``inputs`` into ``out``; return the run summary."""
+    from classifier.extract import DOCUMENT_FIELDS, extract_documents
+    from classifier.ingest import IngestStats, iter_records
+    from classifier.outputs import TableWriter
+
+    stats = IngestStats()
+    records = iter_records(inputs, settings.ingest, stats)
+    cache = EXTRACT_CACHE if use_cache and settings.extract.cache else None
+    status: Counter[str] = Counter()
+    errors: Counter[str] = Counter()
+    langs: Counter[str] = Counter()
+    extractors: Counter[str] = Counter()
+    started = time.perf_counter()
+    with TableWriter(out, DOCUMENT_FIELDS) as writer:
+        for doc in _progress(extract_documents(records, settings.extract, cache)):
+            writer.write([doc])
+            status[doc["status"]] += 1
+            extractors[doc["extractor"]] += 1
+            if doc["status"] == "ok":
+                langs[doc["lang"]] += 1
+            else:
+                errors[str(doc["error"]).split(":")[0]] += 1
+    elapsed = time.perf_counter() - started
+    total = sum(status.values())
+    return {
+        "output": str(out),
+        "records": total,
+        "status": dict(status),
+        "errors": dict(errors.most_common()),
+        "lang": dict(langs.most_common()),
+        "extractor": dict(extractors.most_common()),
+        "skipped": stats.as_dict()["skipped"],
+        "seconds": round(elapsed, 2),
+        "records_per_second": round(total / elapsed, 1) if elapsed else None,
+    }
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    if args.jobs:
+        settings = _with_jobs(settings, args.jobs)
+    summary = run_extraction(args.inputs, Path(args.out), settings, use_cache=not args.no_cache)
+    _print_counts(summary)
+    return 0
+
+
+def _with_jobs(settings: Settings, jobs: int) -> Settings:
+    from dataclasses import replace
+
+    return replace(settings, extract=replace(settings.extract, n_jobs=jobs))
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """The whole job on the bundled demo data: corpus, ingestion, extraction, summary."""
+    from classifier.corpus.generator import generate_corpus
+
+    settings = _settings(args)
+    out_dir = Path(args.out)
+    print(f"1/2 generating the demo corpus in {out_dir} ...")
+    corpus = generate_corpus(out_dir, settings.corpus, n=args.n)
+    _print_counts(corpus)
+    print("2/2 ingesting and extracting pages.warc.gz ...")
+    summary = run_extraction([str(out_dir / "pages.warc.gz")], out_dir / "documents.parquet", settings, True)
+    _print_counts(summary)
+    ok = summary["status"].get("ok", 0)
+    if summary["records"] != corpus["pages"]:
+        print(f"error: {corpus['pages']} pages written but {summary['records']} records read", file=sys.stderr)
+        return 1
+    print(f"done: {ok} of {summary['records']} pages extracted, documents in {summary['output']}")
+    return 0
+
+
+def _print_counts(summary: dict[str, Any]) -> None:
+    for key, value in summary.items():
+        if isinstance(value, dict):
+            value = ", ".join(f"{k}: {v}" for k, v in value.items()) or "-"
+        print(f"  {key:<22} {value}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="classifier", description=__doc__)
+    parser.add_argument("--params", type=Path, default=None, help="params.yaml to use (default: the project's)")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo_data = commands.add_parser("demo-data", help="generate the demo corpus (WARC + labels.csv)")
+    demo_data.add_argument("--out", default=str(DEMO_DIR))
+    demo_data.add_argument("--n", type=int, default=None, help="pages (default: params corpus.n_pages)")
+    demo_data.add_argument("--seed", type=int, default=None)
+    demo_data.set_defaults(func=cmd_demo_data)
+
+    extract = commands.add_parser("extract", help="ingest inputs and extract documents")
+    extract.add_argument("inputs", nargs="+", help="WARC, HTML files or folders, JSONL, CSV, Parquet")
+    extract.add_argument("--out", required=True, help="output table: .parquet, .jsonl or .csv")
+    extract.add_argument("--jobs", type=int, default=None, help="parallel processes (default: params)")
+    extract.add_argument("--no-cache", action="store_true", help="do not read or write the extraction cache")
+    extract.set_defaults(func=cmd_extract)
+
+    demo = commands.add_parser("demo", help="run the whole job on the demo corpus")
+    demo.add_argument("--out", default=str(DEMO_DIR))
+    demo.add_argument("--n", type=int, default=None)
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+    # trafilatura logs every page it finds too short at ERROR: our fallback handles those pages
+    logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def run() -> None:
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""Typed, frozen settings read from ``params.yaml``, one section per stage, and the project paths.
+
+Nothing is read at import time: call :func:`load_settings`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DATA_DIR = PROJECT_ROOT / "data"
+INTERIM_DIR = DATA_DIR / "interim"
+MODELS_DIR = PROJECT_ROOT / "models"
+DEFAULT_PARAMS = PROJECT_ROOT / "params.yaml"
+SHARED_REAL_DATA = PROJECT_ROOT.parent / "shared" / "data" / "real"
+
+
+@dataclass(frozen=True)
+class CorpusSettings:
+    n_pages: int = 4000
+    seed: int = 42
+    positive_share: float = 0.45
+    category_shares: dict[str, float] = field(
+        default_factory=lambda: {"sale": 0.6, "recruitment": 0.25, "propaganda": 0.15}
+    )
+    language_shares: dict[str, float] = field(default_factory=lambda: {"ru": 0.65, "kk": 0.2, "mixed": 0.15})
+    hard_negative_share: float = 0.65
+    obfuscated_share: float = 0.33
+    malformed_share: float = 0.08
+    encoding_shares: dict[str, float] = field(
+        default_factory=lambda: {"utf-8": 0.7, "windows-1251": 0.2, "koi8-r": 0.1}
+    )
+    charset_declared: dict[str, float] = field(
+        default_factory=lambda: {"header": 0.45, "meta": 0.35, "none": 0.2}
+    )
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    max_page_bytes: int = 5_000_000
+    chunk_size: int = 256
+
+
+@dataclass(frozen=True)
+class ExtractSettings:
+    n_jobs: int = 2
+    batch_size: int = 16
+    min_main_text_chars: int = 200
+    favor_recall: bool = True
+    cache: bool = True
+    max_text_chars: int = 100_000
+
+
+@dataclass(frozen=True)
+class NormalizeSettings:
+    placeholder_tokens: bool = True
+
+
+@dataclass(frozen=True)
+class Settings:
+    corpus: CorpusSettings = field(default_factory=CorpusSettings)
+    ingest: IngestSettings = field(default_factory=IngestSettings)
+    extract: ExtractSettings = field(default_factory=ExtractSettings)
+    normalize: NormalizeSettings = field(default_factory=NormalizeSettings)
+
+
+SECTIONS: dict[str, type] = {
+    "corpus": CorpusSettings,
+    "ingest": IngestSettings,
+    "extract": ExtractSettings,
+    "normalize": NormalizeSettings,
+}
+T = TypeVar("T")
+
+
+def _build(cls: type[T], raw: dict[str, Any], section: str) -> T:
+    known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = set(raw) - known
+    if unknown:
+        raise ValueError(f"params.yaml [{section}]: unknown keys {sorted(unknown)}; known: {sorted(known)}")
+    return cls(**raw)
+
+
+def load_settings(path: Path | str | None = None) -> Settings:
+    """Read ``params.yaml`` (the project's by default) into frozen settings; unknown keys are errors."""
+    path = Path(path) if path else DEFAULT_PARAMS
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else {}
+    raw = raw or {}
+    unknown = set(raw) - set(SECTIONS)
+    if unknown:
+        raise ValueError(f"{path}: unknown sections {sorted(unknown)}; known: {sorted(SECTIONS)}")
+    return Settings(**{name: _build(cls, raw.get(name) or {}, name) for name, cls in SECTIONS.items()})

@@ -1,0 +1,174 @@
+"""Undo sellers' disguises and identify the language. Pure functions: no I/O.
+
+``normalize_text`` is what the model reads; the original text is kept elsewhere for display.
+It is idempotent: normalising normalised text changes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import cache
+
+from classifier.contacts import PATTERNS
+
+_INVISIBLE = re.compile("[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff]")
+_COMBINING = re.compile(r"[\u0300-\u036f\u0483-\u0489\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
+_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+# Lower-case Latin and Greek letters that look like Cyrillic ones (after case folding).
+_LOOKALIKE = str.maketrans(
+    {
+        "a": "а", "b": "в", "c": "с", "e": "е", "h": "н", "k": "к", "m": "м", "o": "о", "p": "р",
+        "t": "т", "x": "х", "y": "у", "i": "і", "u": "и", "n": "п", "r": "г",
+        "α": "а", "β": "в", "ε": "е", "η": "п", "κ": "к", "μ": "м", "ο": "о", "ρ": "р", "τ": "т",
+        "υ": "у", "χ": "х", "γ": "у",
+    }
+)
+# Small capitals and other stylised letters NFKC leaves alone.
+_STYLISED = str.maketrans(
+    {
+        "ᴀ": "a", "ʙ": "b", "ᴄ": "c", "ᴅ": "d", "ᴇ": "e", "ɢ": "g", "ʜ": "h", "ɪ": "i", "ᴊ": "j", "ᴋ": "k",
+        "ʟ": "l", "ᴍ": "m", "ɴ": "n", "ᴏ": "o", "ᴘ": "p", "ʀ": "r", "ꜱ": "s", "ᴛ": "t", "ᴜ": "u", "ᴠ": "v",
+        "ᴡ": "w", "ʏ": "y", "ᴢ": "z", "ɑ": "a", "ɡ": "g", "ꜰ": "f",
+    }
+)
+# Digits used for letters inside Cyrillic words (3акладки, к0кс).
+_DIGIT_FOR_LETTER = {"0": "о", "3": "з", "4": "ч", "6": "б", "8": "в"}
+_LONE_DIGIT = re.compile(r"(?<!\d)[03468](?!\d)")
+
+# s.o.l.', m e f, s-o-l: three or more single letters joined by one repeated separator.
+_SPELLED = re.compile(r"(?<![^\W\d_])[^\W\d_]([.\-_*·•/ ])(?:[^\W\d_]\1)+[^\W\d_](?![^\W\d_])")
+
+EMOJI_TOKENS: dict[str, str] = {
+    "❄": "snowflake", "⛄": "snowflake", "☃": "snowflake", "🏔": "snowflake",
+    "🍁": "leaf", "🌿": "leaf", "🥦": "leaf", "🌲": "leaf", "☘": "leaf", "🍀": "leaf",
+    "💎": "crystal", "💠": "crystal", "🔷": "crystal", "🧂": "crystal",
+    "💊": "pill", "🍬": "pill", "🍭": "pill", "🟣": "pill",
+    "🍄": "mushroom", "🎟": "stamp", "🌈": "stamp",
+    "⚡": "speed", "🚀": "speed", "🍫": "hash", "🟫": "hash", "🐎": "heroin", "🟤": "heroin",
+    "🌪": "spice", "🍂": "spice", "🍯": "honey", "😺": "cat", "🐱": "cat",
+    "📦": "parcel", "🧲": "magnet", "📍": "pin", "🗺": "pin", "💰": "money", "💵": "money",
+    "💸": "money", "🤑": "money", "🔥": "fire", "✅": "check", "☑": "check", "✔": "check",
+    "🚗": "car", "🏃": "runner", "🚚": "car", "🔞": "adult", "💉": "syringe", "🌬": "nose", "👃": "nose",
+}
+_EMOJI = re.compile("|".join(re.escape(e) for e in sorted(EMOJI_TOKENS, key=len, reverse=True)))
+_OTHER_EMOJI = re.compile("[\U0001f000-\U0001faff\u2600-\u27bf\ufe0f\u200d]")
+
+PLACEHOLDERS = {
+    "onion": " _onion_ ", "telegram": " _tg_ ", "whatsapp": " _whatsapp_ ", "email": " _email_ ",
+    "url": " _url_ ", "handle": " _tg_ ", "phone": " _phone_ ", "wallet": " _wallet_ ", "card": " _card_ ",
+}
+
+KAZAKH_LETTERS = frozenset("әғқңөұүһіӘҒҚҢӨҰҮҺІ")
+_KAZAKH_WORDS = frozenset(
+    ["және", "мен", "бен", "пен", "деп", "бұл", "үшін", "жоқ", "бар", "осы", "сол", "бір", "екі", "болып", "бойынша", "туралы", "керек", "емес", "тез", "жаз", "сатамыз"]
+)
+_SEGMENT = re.compile(r"[^.!?\n]+")
+
+
+def _fix_word(match: re.Match[str]) -> str:
+    word = match.group()
+    if not _CYRILLIC.search(word):
+        return word
+    word = word.translate(_LOOKALIKE)
+    if any(c.isdigit() for c in word):
+        word = _fix_digits(word)
+    return word
+
+
+def _fix_digits(word: str) -> str:
+    """Map a lone digit to a letter when it sits inside a Cyrillic word, not in a number with a unit."""
+
+    def swap(m: re.Match[str]) -> str:
+        word = m.string
+        start, end = m.start(), m.end()
+        before, after = word[:start], word[end:]
+        inside = before[-1:].isalpha() and after[:1].isalpha()
+        leading = not before and len(after) >= 3 and after[:3].isalpha()
+        trailing = not after and len(before) >= 3 and before[-3:].isalpha()
+        return _DIGIT_FOR_LETTER[m.group()] if inside or leading or trailing else m.group()
+
+    # a swap can make a neighbouring digit qualify (0а0а): repeat until nothing changes
+    while (fixed := _LONE_DIGIT.sub(swap, word)) != word:
+        word = fixed
+    return word
+
+
+def _join_spelled(match: re.Match[str]) -> str:
+    return match.group().replace(match.group(1), "")
+
+
+def replace_contacts(text: str) -> str:
+    """URLs, Telegram links and handles, phones, e-mails, wallets -> placeholder tokens."""
+    for name, token in PLACEHOLDERS.items():
+        text = PATTERNS[name].sub(token, text)
+    return text
+
+
+def emoji_to_tokens(text: str) -> str:
+    text = _EMOJI.sub(lambda m: f" emoji_{EMOJI_TOKENS[m.group()]} ", text)
+    return _OTHER_EMOJI.sub(" ", text)
+
+
+def normalize_text(text: str, placeholders: bool = True) -> str:
+    """Text as the model reads it: folded case and Unicode, disguises undone, contacts as tokens."""
+    text = unicodedata.normalize("NFKC", text)
+    text = unicodedata.normalize("NFKC", text.casefold())
+    text = _COMBINING.sub("", _INVISIBLE.sub("", text))
+    if placeholders:
+        text = replace_contacts(text)
+    text = emoji_to_tokens(text).translate(_STYLISED)
+    text = _SPELLED.sub(_join_spelled, text)
+    if placeholders:  # joining spelled-out letters can reveal a contact (w.w.w.site)
+        text = replace_contacts(text)
+    text = _WORD.sub(_fix_word, text)
+    return " ".join(text.split())
+
+
+def kazakh_share(text: str) -> float:
+    """Share of Cyrillic letters in segments that read as Kazakh (by its own letters or words)."""
+    kk = total = 0
+    for segment in _SEGMENT.findall(text):
+        letters = sum(1 for c in segment if _CYRILLIC.match(c))
+        if not letters:
+            continue
+        total += letters
+        words = segment.lower().split()
+        if any(c in KAZAKH_LETTERS for c in segment) or any(w in _KAZAKH_WORDS for w in words):
+            kk += letters
+    return kk / total if total else 0.0
+
+
+@cache
+def _lingua_detector():  # built on first use: it loads language models
+    from lingua import Language, LanguageDetectorBuilder
+
+    languages = [Language.RUSSIAN, Language.KAZAKH, Language.ENGLISH]
+    return LanguageDetectorBuilder.from_languages(*languages).build()
+
+
+_TOKENS = re.compile(r"\b(?:emoji)?_[a-z]+_?\b")
+
+
+def detect_language(text: str) -> str:
+    """``ru``, ``kk``, ``mixed`` or ``other``: Kazakh letters decide; lingua settles the unclear cases."""
+    text = _TOKENS.sub(" ", replace_contacts(text[:5000]))
+    letters = [c for c in text if c.isalpha()]
+    if not letters:
+        return "other"
+    cyrillic = sum(1 for c in letters if _CYRILLIC.match(c)) / len(letters)
+    if cyrillic < 0.5:
+        return "other"
+    share = kazakh_share(text)
+    if 0.25 <= share <= 0.75:
+        return "mixed"
+    if share > 0.75:
+        return "kk"
+    if share == 0 and len(letters) >= 80:
+        return "ru"
+    found = _lingua_detector().detect_language_of(text[:1000])
+    if found is not None and found.name == "KAZAKH":
+        return "mixed" if share > 0 else "kk"
+    return "ru"
