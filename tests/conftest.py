@@ -38,5 +38,7 @@ def write_warc(path: Path, pages: list[tuple[str, bytes, str]], gzip: bool = Tru
             request = StatusAndHeaders(f"GET {url} HTTP/1.1", [], is_http_request=True)
             writer.write_record(writer.create_warc_record(url, "request", http_headers=request))
             http = StatusAndHeaders("200 OK", [("Content-Type", content_type)], protocol="HTTP/1.1")
-            writer.write_record(writer.create_warc_record(url, "response", payload=io.BytesIO(body), http_headers=http))
+            writer.write_record(
+                writer.create_warc_record(url, "response", payload=io.BytesIO(body), http_headers=http)
+            )
     return path

@@ -35,7 +35,9 @@ def test_every_family_renders() -> None:
 
 
 def test_every_cell_has_families() -> None:
-    cells = Counter((f.label, f.category if f.label else ("hard" if f.hard else "ordinary"), f.lang) for f in FAMILIES)
+    cells = Counter(
+        (f.label, f.category if f.label else ("hard" if f.hard else "ordinary"), f.lang) for f in FAMILIES
+    )
     for lang in ("ru", "kk", "mixed"):
         for group in ("sale", "recruitment", "propaganda"):
             assert cells[(1, group, lang)] >= 2, (group, lang)
@@ -56,7 +58,9 @@ def test_contacts_are_fake() -> None:
             if tld in ALLOWED_TLDS or not re.search(r"[a-z]", match.group(0)):
                 continue
             # things like "т.е." or "4-MMC" are not domains; a dotted Latin name with a real TLD is
-            assert tld not in {"com", "kz", "ru", "org", "net", "io", "me", "info", "biz"}, f"{fam.name}: {match.group(0)}"
+            assert tld not in {"com", "kz", "ru", "org", "net", "io", "me", "info", "biz"}, (
+                f"{fam.name}: {match.group(0)}"
+            )
 
 
 def test_kazakh_families_are_kazakh() -> None:
@@ -88,8 +92,20 @@ def test_families_do_not_share_wording() -> None:
 
 def test_bad_family_is_refused() -> None:
     with pytest.raises(TemplateError, match="category"):
-        parse_family({"name": "x", "label": 1, "category": "bogus", "lang": "ru", "layouts": ["bare"], "parts": [["a"]]}, "t")
-    fam = parse_family({"name": "y", "label": 0, "lang": "ru", "layouts": ["bare"], "parts": [["{nope}"]]}, "t")
+        parse_family(
+            {
+                "name": "x",
+                "label": 1,
+                "category": "bogus",
+                "lang": "ru",
+                "layouts": ["bare"],
+                "parts": [["a"]],
+            },
+            "t",
+        )
+    fam = parse_family(
+        {"name": "y", "label": 0, "lang": "ru", "layouts": ["bare"], "parts": [["{nope}"]]}, "t"
+    )
     with pytest.raises(TemplateError, match="unknown placeholder"):
         render_family(fam, random.Random(1))
 

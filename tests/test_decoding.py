@@ -4,7 +4,9 @@ import pytest
 
 from classifier.decoding import charset_from_content_type, decode_html, plausibility, sniff_meta_charset
 
-RUSSIAN = "<html><body><p>Продаётся дом в Шымкенте, недорого. Звоните вечером, обсудим цену.</p></body></html>"
+RUSSIAN = (
+    "<html><body><p>Продаётся дом в Шымкенте, недорого. Звоните вечером, обсудим цену.</p></body></html>"
+)
 
 
 @pytest.mark.parametrize("encoding", ["utf-8", "windows-1251", "koi8-r", "cp866"])
@@ -26,7 +28,9 @@ def test_wrong_declaration_is_overruled() -> None:
 
 
 def test_meta_charset_is_read() -> None:
-    page = RUSSIAN.replace("<html>", '<html><meta http-equiv="Content-Type" content="text/html; charset=koi8-r">')
+    page = RUSSIAN.replace(
+        "<html>", '<html><meta http-equiv="Content-Type" content="text/html; charset=koi8-r">'
+    )
     decoded = decode_html(page.encode("koi8-r"))
     assert (decoded.encoding, decoded.method) == ("koi8-r", "meta")
 
@@ -41,7 +45,7 @@ def test_kazakh_single_byte_page() -> None:
 
 
 def test_bom_wins() -> None:
-    assert decode_html("\ufeff" .encode("utf-8") + RUSSIAN.encode("utf-8")).text == RUSSIAN
+    assert decode_html("\ufeff".encode("utf-8") + RUSSIAN.encode("utf-8")).text == RUSSIAN
 
 
 def test_garbage_never_raises() -> None:

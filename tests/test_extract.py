@@ -10,7 +10,9 @@ from classifier.config import Settings
 from classifier.extract import extract_document, extract_documents, visible_text
 from classifier.ingest import Record, iter_records, record_from_bytes
 
-ARTICLE = "<p>" + "В Шымкенте открыли новый парк с фонтанами и велодорожками для жителей района. " * 6 + "</p>"
+ARTICLE = (
+    "<p>" + "В Шымкенте открыли новый парк с фонтанами и велодорожками для жителей района. " * 6 + "</p>"
+)
 
 
 def _record(html: str, settings: Settings, url: str = "https://site.example/page") -> Record:
@@ -46,6 +48,7 @@ def test_hostile_fixtures_fail_cleanly(resources: Path, settings: Settings) -> N
 
 def test_telegram_preview(resources: Path, settings: Settings) -> None:
     doc = _docs(resources, settings)["telegram_preview.html"]
+    assert doc["extractor"] == "telegram"
     assert "Меф кристалл в наличии" in doc["text"]
     assert "@operator_shym_example" in doc["contacts"]["telegram"]
     assert "@channel_example" in doc["contacts"]["telegram"]  # from the header link

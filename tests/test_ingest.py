@@ -93,7 +93,9 @@ def test_jsonl_with_broken_line(tmp_path: Path, settings: Settings) -> None:
 
 def test_csv_without_html_column(tmp_path: Path, settings: Settings) -> None:
     path = tmp_path / "reports.csv"
-    pd.DataFrame({"url": ["https://a.example/", "https://b.example/"], "body": ["x", "y"]}).to_csv(path, index=False)
+    pd.DataFrame({"url": ["https://a.example/", "https://b.example/"], "body": ["x", "y"]}).to_csv(
+        path, index=False
+    )
     records = list(iter_records([path], settings.ingest))
     assert len(records) == 2
     assert all(r.status == "error" and "no 'html' or 'text' column" in r.error for r in records)
@@ -101,7 +103,9 @@ def test_csv_without_html_column(tmp_path: Path, settings: Settings) -> None:
 
 
 def test_parquet_and_csv_rows(tmp_path: Path, settings: Settings) -> None:
-    frame = pd.DataFrame({"url": ["https://a.example/", "https://b.example/"], "html": [RU, ""], "text": ["", "текст"]})
+    frame = pd.DataFrame(
+        {"url": ["https://a.example/", "https://b.example/"], "html": [RU, ""], "text": ["", "текст"]}
+    )
     frame.to_parquet(tmp_path / "t.parquet")
     frame.to_csv(tmp_path / "t.csv", index=False)
     for name in ("t.parquet", "t.csv"):

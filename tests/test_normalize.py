@@ -49,7 +49,9 @@ def test_normalisation_is_idempotent_and_total(text: str) -> None:
     assert normalize_text(once) == once
 
 
-ALPHABET = st.sampled_from(list("аеоркмсхуз0346 .-_@MEPKOXCaeopxc🍁❄️\u200b\u00adқәі158t/") + ["t.me/", "www."])
+ALPHABET = st.sampled_from(
+    list("аеоркмсхуз0346 .-_@MEPKOXCaeopxc🍁❄️\u200b\u00adқәі158t/") + ["t.me/", "www."]
+)
 
 
 @given(st.lists(ALPHABET, max_size=60).map("".join))
@@ -62,9 +64,18 @@ def test_idempotent_on_adversarial_alphabet(text: str) -> None:
 @pytest.mark.parametrize(
     ("text", "lang"),
     [
-        ("Сегодня в Алматы прошёл дождь, на дорогах образовались пробки. Водителей просят быть осторожнее.", "ru"),
-        ("Бүгін Алматыда жаңбыр жауды, жолдарда кептеліс пайда болды. Жүргізушілерден сақ болу сұралады.", "kk"),
-        ("Сәлем, бүгін тауар келді, бағасы арзан. Пишите в личку, доставка по городу быстро и надёжно.", "mixed"),
+        (
+            "Сегодня в Алматы прошёл дождь, на дорогах образовались пробки. Водителей просят быть осторожнее.",
+            "ru",
+        ),
+        (
+            "Бүгін Алматыда жаңбыр жауды, жолдарда кептеліс пайда болды. Жүргізушілерден сақ болу сұралады.",
+            "kk",
+        ),
+        (
+            "Сәлем, бүгін тауар келді, бағасы арзан. Пишите в личку, доставка по городу быстро и надёжно.",
+            "mixed",
+        ),
         ("The weather in Almaty was rainy today and traffic jams formed on the roads.", "other"),
         ("", "other"),
     ],

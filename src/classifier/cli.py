@@ -108,7 +108,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _print_counts(summary)
     ok = summary["status"].get("ok", 0)
     if summary["records"] != corpus["pages"]:
-        print(f"error: {corpus['pages']} pages written but {summary['records']} records read", file=sys.stderr)
+        print(
+            f"error: {corpus['pages']} pages written but {summary['records']} records read", file=sys.stderr
+        )
         return 1
     print(f"done: {ok} of {summary['records']} pages extracted, documents in {summary['output']}")
     return 0
@@ -123,7 +125,9 @@ def _print_counts(summary: dict[str, Any]) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="classifier", description=__doc__)
-    parser.add_argument("--params", type=Path, default=None, help="params.yaml to use (default: the project's)")
+    parser.add_argument(
+        "--params", type=Path, default=None, help="params.yaml to use (default: the project's)"
+    )
     parser.add_argument("-v", "--verbose", action="store_true")
     commands = parser.add_subparsers(dest="command", required=True)
 

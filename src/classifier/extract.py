@@ -13,6 +13,7 @@ import json
 import logging
 import re
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict
 from itertools import islice
@@ -33,14 +34,61 @@ from classifier.normalize import detect_language
 EXTRACTOR_VERSION = "1"
 MAX_LINKS = 500
 DOCUMENT_FIELDS = (
-    "id", "url", "domain", "title", "description", "text", "links", "contacts", "lang", "extractor",
-    "encoding", "truncated", "source", "fetched_at", "status", "error",
+    "id",
+    "url",
+    "domain",
+    "title",
+    "description",
+    "text",
+    "links",
+    "contacts",
+    "lang",
+    "extractor",
+    "encoding",
+    "truncated",
+    "source",
+    "fetched_at",
+    "status",
+    "error",
 )
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*>", re.IGNORECASE)
 _INVISIBLE_TAGS = ("script", "style", "noscript", "template", "svg", "head")
 _BLOCK_TAGS = frozenset(
-    ["p", "div", "br", "li", "tr", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6", "article", "section", "header", "footer", "nav", "aside", "blockquote", "pre", "ul", "ol", "table", "form", "dd", "dt", "figcaption", "main", "title", "option", "button"]
+    [
+        "p",
+        "div",
+        "br",
+        "li",
+        "tr",
+        "td",
+        "th",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "article",
+        "section",
+        "header",
+        "footer",
+        "nav",
+        "aside",
+        "blockquote",
+        "pre",
+        "ul",
+        "ol",
+        "table",
+        "form",
+        "dd",
+        "dt",
+        "figcaption",
+        "main",
+        "title",
+        "option",
+        "button",
+    ]
 )
 
 
@@ -101,7 +149,11 @@ def page_links(tree: lxml.html.HtmlElement, base_url: str) -> list[str]:
 def visible_text(tree: lxml.html.HtmlElement) -> str:
     """Every text a reader sees, one line per block element. Works on a copy: the tree is kept."""
     body = tree.find("body")
-    root = copy.deepcopy(body if body is not None else tree)
+    return element_text(body if body is not None else tree)
+
+
+def element_text(element: lxml.html.HtmlElement) -> str:
+    root = copy.deepcopy(element)
     for element in list(root.iter(etree.Comment, etree.ProcessingInstruction, *_INVISIBLE_TAGS)):
         if element.getparent() is not None:
             element.drop_tree()  # keeps the text that follows the element
@@ -130,10 +182,22 @@ def _main_text(tree: lxml.html.HtmlElement, url: str, settings: ExtractSettings)
 def base_document(record: Record) -> dict[str, Any]:
     """The document fields known before extraction; for an error record, its final document."""
     return {
-        "id": record.id, "url": record.url, "domain": record.domain, "title": "", "description": "",
-        "text": "", "links": [], "contacts": {}, "lang": "", "extractor": "none",
-        "encoding": record.encoding, "truncated": record.truncated, "source": record.source,
-        "fetched_at": record.fetched_at, "status": record.status, "error": record.error,
+        "id": record.id,
+        "url": record.url,
+        "domain": record.domain,
+        "title": "",
+        "description": "",
+        "text": "",
+        "links": [],
+        "contacts": {},
+        "lang": "",
+        "extractor": "none",
+        "encoding": record.encoding,
+        "truncated": record.truncated,
+        "source": record.source,
+        "fetched_at": record.fetched_at,
+        "status": record.status,
+        "error": record.error,
     }
 
 
@@ -164,9 +228,26 @@ def _visible_chars(text: str) -> int:
     return len(text) - text.count(" ") - text.count("\n")
 
 
+_TELEGRAM_TEXT = (
+    "//div[contains(concat(' ', normalize-space(@class), ' '), ' tgme_channel_info_description ')]"
+    " | //div[contains(concat(' ', normalize-space(@class), ' '), ' tgme_widget_message_text ')]"
+)
+
+
+def telegram_text(tree: lxml.html.HtmlElement) -> str:
+    """Channel description and every message of a t.me/s/ preview; empty for other pages.
+
+    Telegram previews are a main source of reports, and their per-message markup makes trafilatura
+    drop whole messages now and then, so their known structure is read directly.
+    """
+    return "\n\n".join(filter(None, (element_text(el) for el in tree.xpath(_TELEGRAM_TEXT))))
+
+
 def _extract_html(html: str, url: str, settings: ExtractSettings) -> dict[str, Any]:
     tree = parse_html(html)
-    text, extractor = _main_text(tree, url, settings), "trafilatura"
+    text, extractor = telegram_text(tree), "telegram"
+    if not text:
+        text, extractor = _main_text(tree, url, settings), "trafilatura"
     if len(text) < settings.min_main_text_chars:
         full = visible_text(tree)
         if _visible_chars(full) > _visible_chars(text):
@@ -191,12 +272,17 @@ def settings_fingerprint(settings: ExtractSettings) -> str:
 
 
 class ExtractionCache:
-    """Documents by record id in one SQLite file; written only by the main process."""
+    """Documents by record id in one SQLite file, used only by the main process.
+
+    joblib plans tasks from its own thread while results are written from the caller's, so the
+    connection is shared between threads behind a lock.
+    """
 
     def __init__(self, path: Path, fingerprint: str):
         path.parent.mkdir(parents=True, exist_ok=True)
         self.fingerprint = fingerprint
-        self.db = sqlite3.connect(path)
+        self.lock = threading.Lock()
+        self.db = sqlite3.connect(path, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("CREATE TABLE IF NOT EXISTS documents (key TEXT PRIMARY KEY, doc TEXT NOT NULL)")
 
@@ -209,13 +295,17 @@ class ExtractionCache:
         for start in range(0, len(keys), 500):
             part = keys[start : start + 500]
             marks = ",".join("?" * len(part))
-            for key, doc in self.db.execute(f"SELECT key, doc FROM documents WHERE key IN ({marks})", part):
+            with self.lock:
+                rows = self.db.execute(
+                    f"SELECT key, doc FROM documents WHERE key IN ({marks})", part
+                ).fetchall()
+            for key, doc in rows:
                 found[key.split(":", 1)[1]] = json.loads(doc)
         return found
 
     def put_many(self, docs: list[dict[str, Any]]) -> None:
         rows = [(self._key(d["id"]), json.dumps(d, ensure_ascii=False)) for d in docs]
-        with self.db:
+        with self.lock, self.db:
             self.db.executemany("INSERT OR REPLACE INTO documents VALUES (?, ?)", rows)
 
     def close(self) -> None:

@@ -97,7 +97,9 @@ def record_from_bytes(
     if truncated:
         payload = payload[: settings.max_page_bytes]
     if not payload.strip():
-        return Record(id=rid, url=url, source=source, domain=domain_of(url), status="error", error="empty page")
+        return Record(
+            id=rid, url=url, source=source, domain=domain_of(url), status="error", error="empty page"
+        )
     decoded = decode_html(payload, declared_charset)
     return Record(
         id=rid,
@@ -177,7 +179,9 @@ def _warc_response(warc_record: Any, settings: IngestSettings, stats: IngestStat
 
 
 def read_html_files(path: Path, settings: IngestSettings, stats: IngestStats) -> Iterator[Record]:
-    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.suffix.lower() in HTML_SUFFIXES)
+    files = (
+        [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.suffix.lower() in HTML_SUFFIXES)
+    )
     for file in files:
         url = file.resolve().as_uri()
         try:

@@ -12,7 +12,9 @@ from functools import cache
 
 from classifier.contacts import PATTERNS
 
-_INVISIBLE = re.compile("[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff]")
+_INVISIBLE = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff]"
+)
 _COMBINING = re.compile(r"[\u0300-\u036f\u0483-\u0489\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
@@ -20,18 +22,65 @@ _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 # Lower-case Latin and Greek letters that look like Cyrillic ones (after case folding).
 _LOOKALIKE = str.maketrans(
     {
-        "a": "а", "b": "в", "c": "с", "e": "е", "h": "н", "k": "к", "m": "м", "o": "о", "p": "р",
-        "t": "т", "x": "х", "y": "у", "i": "і", "u": "и", "n": "п", "r": "г",
-        "α": "а", "β": "в", "ε": "е", "η": "п", "κ": "к", "μ": "м", "ο": "о", "ρ": "р", "τ": "т",
-        "υ": "у", "χ": "х", "γ": "у",
+        "a": "а",
+        "b": "в",
+        "c": "с",
+        "e": "е",
+        "h": "н",
+        "k": "к",
+        "m": "м",
+        "o": "о",
+        "p": "р",
+        "t": "т",
+        "x": "х",
+        "y": "у",
+        "i": "і",
+        "u": "и",
+        "n": "п",
+        "r": "г",
+        "α": "а",
+        "β": "в",
+        "ε": "е",
+        "η": "п",
+        "κ": "к",
+        "μ": "м",
+        "ο": "о",
+        "ρ": "р",
+        "τ": "т",
+        "υ": "у",
+        "χ": "х",
+        "γ": "у",
     }
 )
 # Small capitals and other stylised letters NFKC leaves alone.
 _STYLISED = str.maketrans(
     {
-        "ᴀ": "a", "ʙ": "b", "ᴄ": "c", "ᴅ": "d", "ᴇ": "e", "ɢ": "g", "ʜ": "h", "ɪ": "i", "ᴊ": "j", "ᴋ": "k",
-        "ʟ": "l", "ᴍ": "m", "ɴ": "n", "ᴏ": "o", "ᴘ": "p", "ʀ": "r", "ꜱ": "s", "ᴛ": "t", "ᴜ": "u", "ᴠ": "v",
-        "ᴡ": "w", "ʏ": "y", "ᴢ": "z", "ɑ": "a", "ɡ": "g", "ꜰ": "f",
+        "ᴀ": "a",
+        "ʙ": "b",
+        "ᴄ": "c",
+        "ᴅ": "d",
+        "ᴇ": "e",
+        "ɢ": "g",
+        "ʜ": "h",
+        "ɪ": "i",
+        "ᴊ": "j",
+        "ᴋ": "k",
+        "ʟ": "l",
+        "ᴍ": "m",
+        "ɴ": "n",
+        "ᴏ": "o",
+        "ᴘ": "p",
+        "ʀ": "r",
+        "ꜱ": "s",
+        "ᴛ": "t",
+        "ᴜ": "u",
+        "ᴠ": "v",
+        "ᴡ": "w",
+        "ʏ": "y",
+        "ᴢ": "z",
+        "ɑ": "a",
+        "ɡ": "g",
+        "ꜰ": "f",
     }
 )
 # Digits used for letters inside Cyrillic words (3акладки, к0кс).
@@ -42,28 +91,98 @@ _LONE_DIGIT = re.compile(r"(?<!\d)[03468](?!\d)")
 _SPELLED = re.compile(r"(?<![^\W\d_])[^\W\d_]([.\-_*·•/ ])(?:[^\W\d_]\1)+[^\W\d_](?![^\W\d_])")
 
 EMOJI_TOKENS: dict[str, str] = {
-    "❄": "snowflake", "⛄": "snowflake", "☃": "snowflake", "🏔": "snowflake",
-    "🍁": "leaf", "🌿": "leaf", "🥦": "leaf", "🌲": "leaf", "☘": "leaf", "🍀": "leaf",
-    "💎": "crystal", "💠": "crystal", "🔷": "crystal", "🧂": "crystal",
-    "💊": "pill", "🍬": "pill", "🍭": "pill", "🟣": "pill",
-    "🍄": "mushroom", "🎟": "stamp", "🌈": "stamp",
-    "⚡": "speed", "🚀": "speed", "🍫": "hash", "🟫": "hash", "🐎": "heroin", "🟤": "heroin",
-    "🌪": "spice", "🍂": "spice", "🍯": "honey", "😺": "cat", "🐱": "cat",
-    "📦": "parcel", "🧲": "magnet", "📍": "pin", "🗺": "pin", "💰": "money", "💵": "money",
-    "💸": "money", "🤑": "money", "🔥": "fire", "✅": "check", "☑": "check", "✔": "check",
-    "🚗": "car", "🏃": "runner", "🚚": "car", "🔞": "adult", "💉": "syringe", "🌬": "nose", "👃": "nose",
+    "❄": "snowflake",
+    "⛄": "snowflake",
+    "☃": "snowflake",
+    "🏔": "snowflake",
+    "🍁": "leaf",
+    "🌿": "leaf",
+    "🥦": "leaf",
+    "🌲": "leaf",
+    "☘": "leaf",
+    "🍀": "leaf",
+    "💎": "crystal",
+    "💠": "crystal",
+    "🔷": "crystal",
+    "🧂": "crystal",
+    "💊": "pill",
+    "🍬": "pill",
+    "🍭": "pill",
+    "🟣": "pill",
+    "🍄": "mushroom",
+    "🎟": "stamp",
+    "🌈": "stamp",
+    "⚡": "speed",
+    "🚀": "speed",
+    "🍫": "hash",
+    "🟫": "hash",
+    "🐎": "heroin",
+    "🟤": "heroin",
+    "🌪": "spice",
+    "🍂": "spice",
+    "🍯": "honey",
+    "😺": "cat",
+    "🐱": "cat",
+    "📦": "parcel",
+    "🧲": "magnet",
+    "📍": "pin",
+    "🗺": "pin",
+    "💰": "money",
+    "💵": "money",
+    "💸": "money",
+    "🤑": "money",
+    "🔥": "fire",
+    "✅": "check",
+    "☑": "check",
+    "✔": "check",
+    "🚗": "car",
+    "🏃": "runner",
+    "🚚": "car",
+    "🔞": "adult",
+    "💉": "syringe",
+    "🌬": "nose",
+    "👃": "nose",
 }
 _EMOJI = re.compile("|".join(re.escape(e) for e in sorted(EMOJI_TOKENS, key=len, reverse=True)))
 _OTHER_EMOJI = re.compile("[\U0001f000-\U0001faff\u2600-\u27bf\ufe0f\u200d]")
 
 PLACEHOLDERS = {
-    "onion": " _onion_ ", "telegram": " _tg_ ", "whatsapp": " _whatsapp_ ", "email": " _email_ ",
-    "url": " _url_ ", "handle": " _tg_ ", "phone": " _phone_ ", "wallet": " _wallet_ ", "card": " _card_ ",
+    "onion": " _onion_ ",
+    "telegram": " _tg_ ",
+    "whatsapp": " _whatsapp_ ",
+    "email": " _email_ ",
+    "url": " _url_ ",
+    "handle": " _tg_ ",
+    "phone": " _phone_ ",
+    "wallet": " _wallet_ ",
+    "card": " _card_ ",
 }
 
 KAZAKH_LETTERS = frozenset("әғқңөұүһіӘҒҚҢӨҰҮҺІ")
 _KAZAKH_WORDS = frozenset(
-    ["және", "мен", "бен", "пен", "деп", "бұл", "үшін", "жоқ", "бар", "осы", "сол", "бір", "екі", "болып", "бойынша", "туралы", "керек", "емес", "тез", "жаз", "сатамыз"]
+    [
+        "және",
+        "мен",
+        "бен",
+        "пен",
+        "деп",
+        "бұл",
+        "үшін",
+        "жоқ",
+        "бар",
+        "осы",
+        "сол",
+        "бір",
+        "екі",
+        "болып",
+        "бойынша",
+        "туралы",
+        "керек",
+        "емес",
+        "тез",
+        "жаз",
+        "сатамыз",
+    ]
 )
 _SEGMENT = re.compile(r"[^.!?\n]+")
 
@@ -119,7 +238,7 @@ def normalize_text(text: str, placeholders: bool = True) -> str:
     text = _COMBINING.sub("", _INVISIBLE.sub("", text))
     if placeholders:
         text = replace_contacts(text)
-    text = emoji_to_tokens(text).translate(_STYLISED)
+    text = " ".join(emoji_to_tokens(text).translate(_STYLISED).split())
     text = _SPELLED.sub(_join_spelled, text)
     if placeholders:  # joining spelled-out letters can reveal a contact (w.w.w.site)
         text = replace_contacts(text)

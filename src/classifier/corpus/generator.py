@@ -29,8 +29,20 @@ from classifier.corpus.templates import Family, Renderer, load_families
 from classifier.ingest import record_id
 
 LABEL_COLUMNS = (
-    "id", "url", "label", "category", "family", "kind", "hard_negative", "lang", "layout", "encoding",
-    "charset_declared", "obfuscations", "malformed", "title",
+    "id",
+    "url",
+    "label",
+    "category",
+    "family",
+    "kind",
+    "hard_negative",
+    "lang",
+    "layout",
+    "encoding",
+    "charset_declared",
+    "obfuscations",
+    "malformed",
+    "title",
 )
 _START = datetime(2025, 1, 1, tzinfo=UTC)
 _IMAGE_EVERY = 150  # a crawl also brings back images: ingestion must count and skip them
@@ -69,7 +81,9 @@ class FamilyIndex:
     def pick(self, rng: random.Random, label: int, group: str, lang: str) -> Family:
         candidates = self.cells.get((label, group, lang))
         if not candidates:  # an empty cell borrows from other languages, then from the whole label
-            candidates = [f for (lb, g, _), fams in self.cells.items() if lb == label and g == group for f in fams]
+            candidates = [
+                f for (lb, g, _), fams in self.cells.items() if lb == label and g == group for f in fams
+            ]
         if not candidates:
             candidates = [f for (lb, _, _), fams in self.cells.items() if lb == label for f in fams]
         if not candidates:
@@ -125,10 +139,19 @@ def make_page(index: int, rng: random.Random, families: FamilyIndex, settings: C
         malformed=malformed,
     )
     labels = {
-        "url": url, "label": label, "category": family.category, "family": family.name,
-        "kind": family.kind, "hard_negative": family.hard, "lang": family.lang, "layout": layout,
-        "encoding": encoding, "charset_declared": declared, "obfuscations": "+".join(kinds),
-        "malformed": malformed, "title": title,
+        "url": url,
+        "label": label,
+        "category": family.category,
+        "family": family.name,
+        "kind": family.kind,
+        "hard_negative": family.hard,
+        "lang": family.lang,
+        "layout": layout,
+        "encoding": encoding,
+        "charset_declared": declared,
+        "obfuscations": "+".join(kinds),
+        "malformed": malformed,
+        "title": title,
     }
     fetched_at = _START + timedelta(minutes=7 * index + rng.randint(0, 6))
     return Page(url, html, labels, encoding, declared, fetched_at)
@@ -148,18 +171,26 @@ def _http_headers(page: Page, body: bytes) -> StatusAndHeaders:
 
 
 def _write_exchange(writer: WARCWriter, url: str, date: str, body: bytes, http: StatusAndHeaders) -> None:
-    request = StatusAndHeaders(f"GET {url} HTTP/1.1", [("User-Agent", "monitor-crawler/1.0")], is_http_request=True)
+    request = StatusAndHeaders(
+        f"GET {url} HTTP/1.1", [("User-Agent", "monitor-crawler/1.0")], is_http_request=True
+    )
     writer.write_record(
         writer.create_warc_record(url, "request", http_headers=request, warc_headers_dict={"WARC-Date": date})
     )
     writer.write_record(
         writer.create_warc_record(
-            url, "response", payload=io.BytesIO(body), http_headers=http, warc_headers_dict={"WARC-Date": date}
+            url,
+            "response",
+            payload=io.BytesIO(body),
+            http_headers=http,
+            warc_headers_dict={"WARC-Date": date},
         )
     )
 
 
-def generate_corpus(out_dir: Path, settings: CorpusSettings, n: int | None = None, seed: int | None = None) -> dict:
+def generate_corpus(
+    out_dir: Path, settings: CorpusSettings, n: int | None = None, seed: int | None = None
+) -> dict:
     """Write ``pages.warc.gz``, ``labels.csv`` and ``summary.json`` to ``out_dir``; return the summary."""
     n = settings.n_pages if n is None else n
     rng = random.Random(settings.seed if seed is None else seed)
@@ -168,7 +199,9 @@ def generate_corpus(out_dir: Path, settings: CorpusSettings, n: int | None = Non
     rows = []
     with (out_dir / "pages.warc.gz").open("wb") as stream:
         writer = WARCWriter(stream, gzip=True)
-        writer.write_record(writer.create_warcinfo_record("pages.warc.gz", {"software": "classifier demo-data"}))
+        writer.write_record(
+            writer.create_warcinfo_record("pages.warc.gz", {"software": "classifier demo-data"})
+        )
         for index in range(n):
             page = make_page(index, rng, families, settings)
             body = page.html.encode(page.encoding, errors="xmlcharrefreplace")
@@ -189,6 +222,7 @@ def generate_corpus(out_dir: Path, settings: CorpusSettings, n: int | None = Non
 
 def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Counts by label, category, language, layout, encoding, declaration, obfuscation and families."""
+
     def count(key: str, subset: list[dict[str, Any]] | None = None) -> dict[str, int]:
         return dict(sorted(Counter(str(r[key]) for r in (subset or rows)).items()))
 

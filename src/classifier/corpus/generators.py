@@ -18,10 +18,53 @@ import yaml
 
 _BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
 _HANDLE_WORDS = [
-    "klad", "shop", "mef", "store", "magaz", "stuff", "green", "ice", "snow", "crystal", "market", "vip",
-    "premium", "lux", "zakladki", "top", "best", "fast", "dostavka", "rabota", "kurer", "money", "tenge",
-    "astana", "almaty", "shym", "kz", "qaz", "nomad", "steppe", "dala", "aqsha", "biz", "info", "news",
-    "apteka", "help", "life", "city", "club", "team", "garden", "vape", "smoke", "trade", "coin", "daily",
+    "klad",
+    "shop",
+    "mef",
+    "store",
+    "magaz",
+    "stuff",
+    "green",
+    "ice",
+    "snow",
+    "crystal",
+    "market",
+    "vip",
+    "premium",
+    "lux",
+    "zakladki",
+    "top",
+    "best",
+    "fast",
+    "dostavka",
+    "rabota",
+    "kurer",
+    "money",
+    "tenge",
+    "astana",
+    "almaty",
+    "shym",
+    "kz",
+    "qaz",
+    "nomad",
+    "steppe",
+    "dala",
+    "aqsha",
+    "biz",
+    "info",
+    "news",
+    "apteka",
+    "help",
+    "life",
+    "city",
+    "club",
+    "team",
+    "garden",
+    "vape",
+    "smoke",
+    "trade",
+    "coin",
+    "daily",
 ]
 _PATH_WORDS = ["catalog", "item", "post", "news", "topic", "vacancy", "ad", "shop", "page", "read"]
 
@@ -161,7 +204,13 @@ def gen_bot(ctx: PageContext) -> str:
 def gen_phone(ctx: PageContext) -> str:
     x = ctx.rng.randint(0, 9)
     return ctx.rng.choice(
-        [f"+7 700 000 00 0{x}", f"8 700 000 00 0{x}", f"+7(700)000-00-0{x}", f"+7700000000{x}", f"8700000000{x}"]
+        [
+            f"+7 700 000 00 0{x}",
+            f"8 700 000 00 0{x}",
+            f"+7(700)000-00-0{x}",
+            f"+7700000000{x}",
+            f"8700000000{x}",
+        ]
     )
 
 

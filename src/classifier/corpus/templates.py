@@ -172,7 +172,9 @@ class Renderer:
             lo, hi = part["repeat"]
             count = rng.randint(lo, hi)
             alts = part["alts"]
-            picks = rng.sample(alts, count) if count <= len(alts) else [rng.choice(alts) for _ in range(count)]
+            picks = (
+                rng.sample(alts, count) if count <= len(alts) else [rng.choice(alts) for _ in range(count)]
+            )
             lines = [self.expand(a).strip() for a in picks]
             block = part["join"].join(line for line in lines if line)
             if block:
