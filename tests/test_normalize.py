@@ -49,9 +49,7 @@ def test_normalisation_is_idempotent_and_total(text: str) -> None:
     assert normalize_text(once) == once
 
 
-ALPHABET = st.sampled_from(
-    list("аеоркмсхуз0346 .-_@MEPKOXCaeopxc🍁❄️\u200b\u00adқәі158t/") + ["t.me/", "www."]
-)
+ALPHABET = st.sampled_from([*list("аеоркмсхуз0346 .-_@MEPKOXCaeopxc🍁❄️\u200b\xadқәі158t/"), "t.me/", "www."])
 
 
 @given(st.lists(ALPHABET, max_size=60).map("".join))

@@ -104,7 +104,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     corpus = generate_corpus(out_dir, settings.corpus, n=args.n)
     _print_counts(corpus)
     print("2/2 ingesting and extracting pages.warc.gz ...")
-    summary = run_extraction([str(out_dir / "pages.warc.gz")], out_dir / "documents.parquet", settings, True)
+    documents = out_dir / "documents.parquet"
+    summary = run_extraction([str(out_dir / "pages.warc.gz")], documents, settings, not args.no_cache)
     _print_counts(summary)
     ok = summary["status"].get("ok", 0)
     if summary["records"] != corpus["pages"]:
@@ -147,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="run the whole job on the demo corpus")
     demo.add_argument("--out", default=str(DEMO_DIR))
     demo.add_argument("--n", type=int, default=None)
+    demo.add_argument("--no-cache", action="store_true", help="do not read or write the extraction cache")
     demo.set_defaults(func=cmd_demo)
     return parser
 

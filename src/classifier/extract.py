@@ -248,7 +248,7 @@ def _extract_html(html: str, url: str, settings: ExtractSettings) -> dict[str, A
     text, extractor = telegram_text(tree), "telegram"
     if not text:
         text, extractor = _main_text(tree, url, settings), "trafilatura"
-    if len(text) < settings.min_main_text_chars:
+    if extractor == "trafilatura" and len(text) < settings.min_main_text_chars:
         full = visible_text(tree)
         if _visible_chars(full) > _visible_chars(text):
             text, extractor = full, "fulltext"

@@ -89,6 +89,7 @@ class PageContext:
     pinned: dict[str, str] = field(default_factory=dict)
     city: dict[str, Any] | None = None
     drug: dict[str, Any] | None = None
+    grams: float | None = None  # the last weight drawn, so that the price after it fits
 
     def side(self) -> str:
         """The language a per-language pool is read in: mixed pages switch between the two."""
@@ -113,7 +114,12 @@ def _fmt_thousands(value: int, sep: str) -> str:
 
 def gen_price_tenge(ctx: PageContext, per_gram: tuple[int, int] = (5000, 20000)) -> str:
     rng = ctx.rng
-    amount = rng.randrange(per_gram[0], per_gram[1] + 1, 500) * rng.choice([1, 1, 1, 2, 3, 5])
+    grams, ctx.grams = ctx.grams, None
+    if grams:  # bulk is cheaper per gram, as in real price lists
+        discount = 1.0 if grams <= 1 else 0.85 if grams <= 5 else 0.65
+        amount = int(rng.randrange(per_gram[0], per_gram[1] + 1, 500) * grams * discount) // 500 * 500 or 500
+    else:
+        amount = rng.randrange(per_gram[0], per_gram[1] + 1, 500) * rng.choice([1, 1, 1, 2, 3, 5])
     thousands = round(amount / 1000)
     formats = [
         lambda: f"{amount}₸",
@@ -132,7 +138,8 @@ def gen_price_tenge(ctx: PageContext, per_gram: tuple[int, int] = (5000, 20000))
 
 def gen_price_crypto(ctx: PageContext) -> str:
     rng = ctx.rng
-    usd = rng.randrange(15, 400, 5)
+    grams, ctx.grams = ctx.grams, None
+    usd = rng.randrange(15, 40, 5) * max(1, round((grams or 1) * 0.8)) if grams else rng.randrange(15, 400, 5)
     formats = [
         lambda: f"{usd} USDT",
         lambda: f"{usd}$",
@@ -155,6 +162,7 @@ def gen_price(ctx: PageContext) -> str:
 def gen_weight(ctx: PageContext) -> str:
     rng = ctx.rng
     grams = rng.choice(["0.3", "0.5", "1", "1", "1", "2", "3", "5", "10", "0,5", "1.5", "20", "50", "100"])
+    ctx.grams = float(grams.replace(",", "."))
     unit = rng.choice(["г", "гр", " г", " гр", "g", " грамм", "гр."])
     return f"{grams}{unit}"
 
