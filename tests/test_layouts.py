@@ -165,9 +165,9 @@ def test_unknown_layout_or_language_is_refused() -> None:
         render_page("bare", title="t", blocks=["x"], lang="en", url=URL, rng=random.Random(1))
 
 
-def test_report_trafilatura_recovery(capsys: pytest.CaptureFixture[str]) -> None:
-    """Not a gate: how often trafilatura alone (favor_recall) recovers every block, per layout."""
-    rows = []
+def test_trafilatura_recovers_most_pages_of_every_layout() -> None:
+    """Layouts mirror real markup well enough that trafilatura alone finds every block on most pages."""
+    rates = {}
     for layout in LAYOUTS:
         hits = total = 0
         for lang in LANGS:
@@ -177,6 +177,5 @@ def test_report_trafilatura_recovery(capsys: pytest.CaptureFixture[str]) -> None
                     extracted = fold(trafilatura.extract(doc, favor_recall=True) or "")
                     hits += all(fold(b) in extracted for b in BLOCKS[lang])
                     total += 1
-        rows.append(f"{layout:12s} {hits / total:.0%}")
-    with capsys.disabled():
-        print("\ntrafilatura recovers all blocks:\n  " + "\n  ".join(rows))
+        rates[layout] = hits / total
+    assert min(rates.values()) >= 0.9, rates
