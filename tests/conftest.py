@@ -42,3 +42,12 @@ def write_warc(path: Path, pages: list[tuple[str, bytes, str]], gzip: bool = Tru
                 writer.create_warc_record(url, "response", payload=io.BytesIO(body), http_headers=http)
             )
     return path
+
+
+@pytest.fixture()
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory):
+    """A real ``mlflow server`` process with its own store in a temporary directory; yields its URI."""
+    from mlflow_server import running_mlflow_server  # tests/ is on sys.path, as for this conftest
+
+    with running_mlflow_server(tmp_path_factory.mktemp("mlflow-server")) as uri:
+        yield uri

@@ -13,7 +13,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from classifier.config import DATA_DIR, INTERIM_DIR, Settings, load_settings
+from classifier.config import DATA_DIR, DEFAULT_PARAMS, INTERIM_DIR, Settings, load_settings
 
 log = logging.getLogger("classifier")
 EXTRACT_CACHE = INTERIM_DIR / "extract_cache.sqlite"
@@ -117,6 +117,54 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from classifier.train import train
+
+    settings = _settings(args)
+    result = train(
+        settings,
+        [Path(p) for p in args.data] if args.data else None,
+        params_path=args.params or DEFAULT_PARAMS,
+    )
+    _print_metrics(result.metrics)
+    print(f"report: {result.report_dir}")
+    return 0
+
+
+def _print_metrics(metrics: dict[str, float]) -> None:
+    from classifier.model_card import HEADLINE
+
+    for name in HEADLINE:
+        if name in metrics:
+            print(f"  {name:<22} {metrics[name]:.4f}")
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from classifier.report import evaluate_model
+
+    settings = _settings(args)
+    metrics = evaluate_model(args.model, [Path(p) for p in args.data], Path(args.out), settings)
+    _print_metrics(metrics)
+    print(f"wrote metrics.json, predictions.csv and plots to {args.out}")
+    return 0
+
+
+def cmd_promote(args: argparse.Namespace) -> int:
+    from classifier import tracking
+    from classifier.train import EXPORT_DIR, export_model
+
+    tracking.configure()
+    reason = args.reason or "promoted by hand"
+    tracking.record_promotion(args.version, by=args.by, reason=reason)
+    pipeline = tracking.load_model(tracking.model_uri(tracking.CHAMPION))
+    metrics = tracking.version_metrics(args.version)
+    export_model(
+        pipeline, metrics, {"sources": ["see the MLflow run"]}, _settings(args), args.version, EXPORT_DIR
+    )
+    print(f"version {args.version} is now the champion ({reason}); exported to {EXPORT_DIR}")
+    return 0
+
+
 def _print_counts(summary: dict[str, Any]) -> None:
     for key, value in summary.items():
         if isinstance(value, dict):
@@ -144,6 +192,26 @@ def build_parser() -> argparse.ArgumentParser:
     extract.add_argument("--jobs", type=int, default=None, help="parallel processes (default: params)")
     extract.add_argument("--no-cache", action="store_true", help="do not read or write the extraction cache")
     extract.set_defaults(func=cmd_extract)
+
+    train = commands.add_parser("train", help="train, evaluate on held-out families, log and register")
+    train.add_argument("--data", nargs="+", help="labelled tables (default: the demo corpus)")
+    train.set_defaults(func=cmd_train)
+
+    evaluate = commands.add_parser("evaluate", help="score labelled data with a model and report metrics")
+    evaluate.add_argument(
+        "--model",
+        default="models:/drug-ad-classifier@champion",
+        help="an MLflow model URI or an exported folder such as models/drug-ad-classifier",
+    )
+    evaluate.add_argument("--data", nargs="+", required=True, help="labelled tables, or a demo corpus folder")
+    evaluate.add_argument("--out", default="data/processed/evaluation")
+    evaluate.set_defaults(func=cmd_evaluate)
+
+    promote = commands.add_parser("promote", help="make a registered model version the champion by hand")
+    promote.add_argument("version")
+    promote.add_argument("--by", default="cli", help="who decides (recorded on the version)")
+    promote.add_argument("--reason", default=None)
+    promote.set_defaults(func=cmd_promote)
 
     demo = commands.add_parser("demo", help="run the whole job on the demo corpus")
     demo.add_argument("--out", default=str(DEMO_DIR))

@@ -62,11 +62,50 @@ class NormalizeSettings:
 
 
 @dataclass(frozen=True)
+class ModelSettings:
+    estimator: str = "logreg"  # logreg | linear_svm | complement_nb | sgd
+    C: float = 32.0
+    nb_alpha: float = 0.3
+    calibration: str = "sigmoid"  # sigmoid | isotonic
+    folds: int = 5
+    seed: int = 0
+    char_ngrams: tuple[int, int] = (3, 5)
+    min_df: int = 2
+    max_features: int = 300_000
+    word_bigrams: bool = True
+    meta_weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    holdout_share: float = 0.25  # share of template families held out for evaluation
+    seed: int = 7
+    target_precision: float = 0.95  # the threshold reaches this precision on out-of-fold scores
+    real_negatives: str = "auto"  # auto (when ../shared/data/real exists) | always | never
+    real_negatives_max: int = 12_000  # dev rows sampled as extra negatives
+    real_negative_weight: float = 0.1  # per-row weight: many short real texts must not drown the corpus
+    robustness_kinds: tuple[str, ...] = ("separators", "stylised")  # disguises kept out of training
+    explain_top_k: int = 5
+    error_analysis_n: int = 50
+
+
+@dataclass(frozen=True)
+class EvaluateSettings:
+    expert_capacity: int = 100  # K in recall@K: cases experts can check in a batch
+    gate_metric: str = "average_precision"
+    gate_max_drop: float = 0.0
+    gate_guards: dict[str, float] = field(default_factory=lambda: {"hard_negative_fpr": 0.01})
+
+
+@dataclass(frozen=True)
 class Settings:
     corpus: CorpusSettings = field(default_factory=CorpusSettings)
     ingest: IngestSettings = field(default_factory=IngestSettings)
     extract: ExtractSettings = field(default_factory=ExtractSettings)
     normalize: NormalizeSettings = field(default_factory=NormalizeSettings)
+    model: ModelSettings = field(default_factory=ModelSettings)
+    train: TrainSettings = field(default_factory=TrainSettings)
+    evaluate: EvaluateSettings = field(default_factory=EvaluateSettings)
 
 
 SECTIONS: dict[str, type] = {
@@ -74,6 +113,9 @@ SECTIONS: dict[str, type] = {
     "ingest": IngestSettings,
     "extract": ExtractSettings,
     "normalize": NormalizeSettings,
+    "model": ModelSettings,
+    "train": TrainSettings,
+    "evaluate": EvaluateSettings,
 }
 T = TypeVar("T")
 
@@ -83,7 +125,9 @@ def _build(cls: type[T], raw: dict[str, Any], section: str) -> T:
     unknown = set(raw) - known
     if unknown:
         raise ValueError(f"params.yaml [{section}]: unknown keys {sorted(unknown)}; known: {sorted(known)}")
-    return cls(**raw)
+    # YAML has lists where settings have tuples; frozen settings must stay hashable and immutable
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}
+    return cls(**values)
 
 
 def load_settings(path: Path | str | None = None) -> Settings:

@@ -17,7 +17,10 @@ _INVISIBLE = re.compile(
 )
 _COMBINING = re.compile(r"[\u0300-\u036f\u0483-\u0489\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
-_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+# Words mixing Cyrillic with Latin/Greek letters or digits: the only ones look-alike repair touches.
+# Matching them directly keeps the common case (plain words) inside the regex engine.
+_CYR = "а-яёәғқңөұүһіїєў"
+_ODD = "a-z0-9α-ω"
 
 # Lower-case Latin and Greek letters that look like Cyrillic ones (after case folding).
 _LOOKALIKE = str.maketrans(
@@ -187,10 +190,28 @@ _KAZAKH_WORDS = frozenset(
 _SEGMENT = re.compile(r"[^.!?\n]+")
 
 
-def _fix_word(match: re.Match[str]) -> str:
-    word = match.group()
-    if not _CYRILLIC.search(word):
-        return word
+def repair_mixed_words(text: str) -> str:
+    """Fix the words where Cyrillic meets Latin, Greek or digits; other words are left as they are.
+
+    Boundaries are found by one fast regex scan and widened to whole words in Python: a regex that
+    matches whole mixed words directly backtracks on every word of every text.
+    """
+    pieces, done = [], 0
+    for match in _MIXED_BOUNDARY.finditer(text):
+        if match.start() < done:
+            continue
+        start, end = match.start(), match.end()
+        while start > done and text[start - 1].isalnum():
+            start -= 1
+        while end < len(text) and text[end].isalnum():
+            end += 1
+        pieces += [text[done:start], _fix_word(text[start:end])]
+        done = end
+    pieces.append(text[done:])
+    return "".join(pieces)
+
+
+def _fix_word(word: str) -> str:
     word = word.translate(_LOOKALIKE)
     if any(c.isdigit() for c in word):
         word = _fix_digits(word)
@@ -219,14 +240,35 @@ def _join_spelled(match: re.Match[str]) -> str:
     return match.group().replace(match.group(1), "")
 
 
+# A pattern runs only when its cheap clue is in the text: most texts have no e-mail, link or wallet,
+# and scanning for a clue costs a fraction of scanning for the pattern.
+_CLUES: dict[str, re.Pattern[str]] = {
+    "onion": re.compile(r"\.onion"),
+    "telegram": re.compile(r"t\.me|telegram\.|tg:", re.IGNORECASE),
+    "whatsapp": re.compile(r"wa\.me|whatsapp", re.IGNORECASE),
+    "email": re.compile("@"),
+    "url": re.compile(r"http|www\.", re.IGNORECASE),
+    "handle": re.compile("@"),
+    "phone": re.compile(r"\d{3}"),
+    "wallet": re.compile(r"[A-Za-z0-9]{25}"),
+    "card": re.compile(r"\d{4}|\*{4}"),
+}
+_STYLISED_CHARS = re.compile("[ᴀ-ᴢɑɡꜰʙʜɪʟɴʀꜱʏ]")
+_EMOJI_RANGE = re.compile("[\u2600-\u27bf\U0001f000-\U0001faff\ufe0f\u200d]")
+_MIXED_BOUNDARY = re.compile(rf"[{_CYR}][{_ODD}]|[{_ODD}][{_CYR}]")
+
+
 def replace_contacts(text: str) -> str:
     """URLs, Telegram links and handles, phones, e-mails, wallets -> placeholder tokens."""
     for name, token in PLACEHOLDERS.items():
-        text = PATTERNS[name].sub(token, text)
+        if _CLUES[name].search(text):
+            text = PATTERNS[name].sub(token, text)
     return text
 
 
 def emoji_to_tokens(text: str) -> str:
+    if not _EMOJI_RANGE.search(text):
+        return text
     text = _EMOJI.sub(lambda m: f" emoji_{EMOJI_TOKENS[m.group()]} ", text)
     return _OTHER_EMOJI.sub(" ", text)
 
@@ -238,11 +280,14 @@ def normalize_text(text: str, placeholders: bool = True) -> str:
     text = _COMBINING.sub("", _INVISIBLE.sub("", text))
     if placeholders:
         text = replace_contacts(text)
-    text = " ".join(emoji_to_tokens(text).translate(_STYLISED).split())
-    text = _SPELLED.sub(_join_spelled, text)
-    if placeholders:  # joining spelled-out letters can reveal a contact (w.w.w.site)
+    text = emoji_to_tokens(text)
+    if _STYLISED_CHARS.search(text):
+        text = text.translate(_STYLISED)
+    text = " ".join(text.split())
+    text, joined = _SPELLED.subn(_join_spelled, text)
+    if placeholders and joined:  # joining spelled-out letters can reveal a contact (w.w.w.site)
         text = replace_contacts(text)
-    text = _WORD.sub(_fix_word, text)
+    text = repair_mixed_words(text)
     return " ".join(text.split())
 
 

@@ -4,248 +4,42 @@ Each layout mirrors the markup of a real kind of page (shop, Telegram web previe
 classifieds board, social post, news article, bare page) so that text extraction meets what it meets
 on the web. The boilerplate comes from ``vocab/boilerplate.yaml`` and is label-neutral: drug ads and
 innocent pages are dressed from the same pools, and the blocks appear on the page exactly once.
+
+The pieces shared by several layouts live in ``page_parts``, the markup damage of malformed pages in
+``markup_damage``; this module holds the layouts themselves and ``render_page``.
 """
 
 from __future__ import annotations
 
-import html
 import random
 import re
 from collections.abc import Callable, Sequence
-from functools import cache
-from typing import Any
 from urllib.parse import urlsplit
 
 from classifier.corpus.generators import load_vocab
+from classifier.corpus.markup_damage import break_html
+from classifier.corpus.page_parts import (
+    Page,
+    ad_slot,
+    block_html,
+    breadcrumbs,
+    comments,
+    compact,
+    cookie_banner,
+    esc,
+    footer,
+    header,
+    links,
+    paragraphs,
+    related,
+    share,
+    sidebar,
+)
 
 __all__ = ["LANGS", "LAYOUTS", "render_page"]
 
 LAYOUTS = ("shop", "telegram", "forum", "classifieds", "social", "news", "bare")
 LANGS = ("ru", "kk", "mixed")
-_SLUGS = ("catalog", "news", "about", "help", "page", "section", "info", "topic", "item", "blog", "category")
-_SHARE_HOSTS = ("vk", "facebook", "ok", "x", "mail")
-
-
-@cache
-def _pools() -> dict[str, Any]:
-    return load_vocab()["boilerplate"]
-
-
-def esc(text: str) -> str:
-    return html.escape(text)
-
-
-def block_html(block: str) -> str:
-    """One text block, escaped, its line breaks kept as <br>."""
-    return "<br>\n".join(esc(line) for line in block.split("\n"))
-
-
-def _compact(n: int) -> str:
-    """A counter the way Telegram and VK print it: 980, 12.3K, 1.2M."""
-    if n < 1000:
-        return str(n)
-    value, suffix = (n / 1000, "K") if n < 1_000_000 else (n / 1_000_000, "M")
-    return f"{value:.1f}".removesuffix(".0") + suffix
-
-
-class Page:
-    """Boilerplate draws for one page, in its language (`mixed`: a language per element)."""
-
-    def __init__(self, rng: random.Random, lang: str, url: str, charset_meta: str | None):
-        self.rng, self.lang, self.url, self.charset_meta = rng, lang, url, charset_meta
-
-    def side(self) -> str:
-        return self.rng.choice(("ru", "kk")) if self.lang == "mixed" else self.lang
-
-    def pool(self, key: str, side: str | None = None) -> list[Any]:
-        entry = _pools()[key]
-        return entry[side or self.side()] if isinstance(entry, dict) else entry
-
-    def say(self, key: str, **fields: object) -> str:
-        """One alternative of `key`, escaped, with `{n}`, `{site}`... filled and `{date}` drawn."""
-        side = self.side()
-        text = self.rng.choice(self.pool(key, side))
-        if "{date}" in text:
-            fields["date"] = self.date(side)
-        return esc(text.format(**fields))
-
-    def some(self, key: str, lo: int, hi: int) -> list[str]:
-        """`lo`..`hi` entries of a list pool, escaped, in pool order (a menu keeps its order)."""
-        items = self.pool(key)
-        picks = sorted(self.rng.sample(range(len(items)), min(len(items), self.rng.randint(lo, hi))))
-        return [esc(items[i]) for i in picks]
-
-    def date(self, side: str | None = None) -> str:
-        rng, side = self.rng, side or self.side()
-        day, month, year = rng.randint(1, 28), rng.randint(1, 12), rng.randint(2022, 2025)
-        clock = f"{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}"
-        roll = rng.random()
-        if roll < 0.2:
-            return f"{day:02d}.{month:02d}.{year}" + (f" {clock}" if rng.random() < 0.5 else "")
-        if roll < 0.35:
-            return rng.choice(self.pool("date_recent", side)).format(t=clock)
-        template = rng.choice(self.pool("date_long", side))
-        return template.format(d=day, month=self.pool("months", side)[month - 1], y=year, t=clock)
-
-    def user(self) -> str:
-        if self.rng.random() < 0.5:
-            return esc(self.rng.choice(load_vocab()["nickname"]))
-        return esc(self.rng.choice(load_vocab()["name"][self.side()]) + str(self.rng.randint(1, 99)))
-
-    def href(self) -> str:
-        return f"/{self.rng.choice(_SLUGS)}/{self.rng.randint(10, 99999)}" if self.rng.random() < 0.8 else "#"
-
-    def html_lang(self) -> str:
-        return self.side()
-
-    def charset_tag(self) -> str:
-        if self.charset_meta is None:
-            return ""
-        if self.rng.random() < 0.5:
-            return f'<meta charset="{self.charset_meta}">\n'
-        return f'<meta http-equiv="Content-Type" content="text/html; charset={self.charset_meta}">\n'
-
-    def document(self, head_title: str, body: str, body_class: str) -> str:
-        """The standard page shell: doctype, head with scripts and styles, then `body`."""
-        rng = self.rng
-        version = rng.randint(100, 999)
-        head = [
-            self.charset_tag(),
-            '<meta name="viewport" content="width=device-width, initial-scale=1">\n',
-            f"<title>{head_title}</title>\n",
-            f'<link rel="canonical" href="{esc(self.url)}">\n',
-            f'<link rel="stylesheet" href="/static/css/main.css?v={version}">\n',
-        ]
-        if rng.random() < 0.5:
-            head.append("<style>.cookie-banner{position:fixed;bottom:0}.hidden{display:none}</style>\n")
-        head.append(f'<script async src="https://counter.example/tag.js?id={version}"></script>\n')
-        head.append("<script>window.dataLayer = window.dataLayer || []; dataLayer.push({v: 1});</script>\n")
-        return (
-            f'<!DOCTYPE html>\n<html lang="{self.html_lang()}">\n<head>\n{"".join(head)}</head>\n'
-            f'<body class="{body_class}">\n{body}\n</body>\n</html>\n'
-        )
-
-
-# --- shared pieces of boilerplate ------------------------------------------------------------------
-
-
-def links(page: Page, labels: Sequence[str], cls: str) -> str:
-    items = "".join(f'<li><a href="{page.href()}">{label}</a></li>' for label in labels)
-    return f'<ul class="{cls}">{items}</ul>'
-
-
-def header(page: Page, site: str, menu_key: str, extra: str = "") -> str:
-    rng = page.rng
-    parts = [
-        f'<header class="site-header" id="top">\n<a class="logo" href="/">'
-        f'<img src="/static/img/logo.png" alt="{site}"><span class="logo__name">{site}</span></a>\n'
-    ]
-    if rng.random() < 0.4:
-        langs = rng.choice(page.pool("lang_switch"))
-        parts.append(links(page, [esc(x) for x in langs], "lang-switch") + "\n")
-    menu = [page.say("home"), *page.some(menu_key, 4, 7)]
-    label = page.say("menu_label")
-    parts.append(f'<nav class="main-nav" aria-label="{label}">{links(page, menu, "menu")}</nav>\n')
-    if rng.random() < 0.7:
-        parts.append(
-            f'<form class="search" action="/search/" method="get"><input type="text" name="q" '
-            f'placeholder="{page.say("search_placeholder")}"><button type="submit">'
-            f"{page.say('search_button')}</button></form>\n"
-        )
-    if rng.random() < 0.7:
-        parts.append(
-            f'<div class="user-links"><a href="/login/">{page.say("login")}</a> '
-            f'<a href="/register/">{page.say("register")}</a></div>\n'
-        )
-    return "".join(parts) + extra + "</header>\n"
-
-
-def footer(page: Page, site: str) -> str:
-    rng = page.rng
-    menu = links(page, page.some("footer_links", 3, 6), "footer-menu")
-    parts = [f'<footer class="site-footer">\n<nav class="footer-nav">{menu}</nav>\n']
-    if rng.random() < 0.5:
-        parts.append(f'<p class="footer-note">{page.say("footer_note")}</p>\n')
-    copyright_line = page.say("copyright", site=site, year=rng.randint(2023, 2025))
-    parts.append(f'<p class="copyright">{copyright_line}</p>\n')
-    if rng.random() < 0.4:
-        parts.append(f'<a class="to-top" href="#top">{page.say("to_top")}</a>\n')
-    return "".join(parts) + "</footer>\n" + (cookie_banner(page) if rng.random() < 0.5 else "")
-
-
-def cookie_banner(page: Page) -> str:
-    return (
-        f'<div class="cookie-banner" id="cookie-consent"><p>{page.say("cookie_text")}</p>'
-        f'<button type="button" class="cookie-accept">{page.say("cookie_button")}</button></div>\n'
-    )
-
-
-def related(page: Page, lo: int = 3, hi: int = 6) -> str:
-    return (
-        f'<section class="related-posts"><h3>{page.say("related_heading")}</h3>'
-        f"{links(page, page.some('headlines', lo, hi), 'related-list')}</section>\n"
-    )
-
-
-def share(page: Page) -> str:
-    networks = zip(_SHARE_HOSTS, page.pool("share_networks"), strict=True)
-    buttons = " ".join(
-        f'<a class="share__btn" href="https://share.example/{host}?u={page.href()}">{esc(name)}</a>'
-        for host, name in networks
-    )
-    return f'<div class="share"><span class="share__label">{page.say("share_label")}</span> {buttons}</div>\n'
-
-
-def ad_slot(page: Page) -> str:
-    slot = page.rng.randint(1, 999)
-    return (
-        f'<div class="ad-slot" data-slot="{slot}"><span class="ad-label">{page.say("ad_label")}</span> '
-        f'<a href="https://ads.example/click?id={slot}" rel="nofollow">{page.say("ad_text")}</a></div>\n'
-    )
-
-
-def sidebar(page: Page) -> str:
-    widgets = [
-        f'<div class="widget"><h4>{page.say("sidebar_heading")}</h4>'
-        f"{links(page, page.some('headlines', 3, 5), 'widget-list')}</div>"
-    ]
-    if page.rng.random() < 0.6:
-        widgets.append(ad_slot(page))
-    return f'<aside class="sidebar">{"".join(widgets)}</aside>\n'
-
-
-def breadcrumbs(page: Page, trail: Sequence[str], last: str = "") -> str:
-    crumbs = [f'<a href="/">{page.say("home")}</a>', *(f'<a href="{page.href()}">{c}</a>' for c in trail)]
-    if last:
-        crumbs.append(f"<span>{last}</span>")
-    return f'<nav class="breadcrumbs" aria-label="breadcrumb">{" › ".join(crumbs)}</nav>\n'
-
-
-def comments(page: Page, lo: int, hi: int, form: bool = True) -> str:
-    count = page.rng.randint(lo, hi)
-    items = "".join(
-        f'<div class="comment" id="comment-{page.rng.randint(1000, 99999)}"><div class="comment__meta">'
-        f'<a class="comment__author" href="{page.href()}">{page.user()}</a> <time>{esc(page.date())}</time>'
-        "</div>"
-        f'<p class="comment__text">{page.say("comment_text")}</p>'
-        f'<a class="comment__reply" href="#reply">{page.say("reply")}</a></div>\n'
-        for _ in range(count)
-    )
-    heading = page.say("comments_heading", n=count)
-    parts = [f'<section class="comments" id="comments"><h3>{heading}</h3>\n{items}']
-    if form:
-        parts.append(
-            f'<form class="comment-form" action="/comment/" method="post">'
-            f'<h4>{page.say("comment_form")}</h4><p class="hint">{page.say("comment_hint")}</p>'
-            '<input type="text" name="name" '
-            f'placeholder="{page.say("name_field")}"><textarea name="text"></textarea>'
-            f'<button type="submit">{page.say("submit")}</button></form>\n'
-        )
-    return "".join(parts) + "</section>\n"
-
-
-def paragraphs(blocks: Sequence[str]) -> str:
-    return "".join(f"<p>{block_html(b)}</p>\n" for b in blocks)
 
 
 # --- layouts ---------------------------------------------------------------------------------------
@@ -312,7 +106,7 @@ def telegram(page: Page, title: str, blocks: Sequence[str]) -> str:
     counts = [(rng.randint(1000, 90000), page.say("tg_subscribers"))]
     counts += [(rng.randint(5, 3000), word) for word in page.some("tg_counters", 1, 2)]
     counters = "".join(
-        f'<div class="tgme_channel_info_counter"><span class="counter_value">{_compact(n)}'
+        f'<div class="tgme_channel_info_counter"><span class="counter_value">{compact(n)}'
         f'</span> <span class="counter_type">{word}</span></div>'
         for n, word in counts
     )
@@ -333,7 +127,7 @@ def telegram(page: Page, title: str, blocks: Sequence[str]) -> str:
             f'<div class="tgme_widget_message_text js-message_text" dir="auto">{text}</div>\n'
             '<div class="tgme_widget_message_footer compact js-message_footer">'
             '<div class="tgme_widget_message_info short js-message_info">'
-            f'<span class="tgme_widget_message_views">{_compact(rng.randint(150, 40000))}</span>'
+            f'<span class="tgme_widget_message_views">{compact(rng.randint(150, 40000))}</span>'
             f'<span class="tgme_widget_message_meta">{edited}<a class="tgme_widget_message_date" '
             f'href="/{slug}/{post + offset}"><time class="time">{clock}</time></a></span>'
             "</div></div>\n</div></div></div>\n"
@@ -453,10 +247,10 @@ def social(page: Page, title: str, blocks: Sequence[str]) -> str:
     text = "<br>\n<br>\n".join(block_html(b) for b in blocks)
     actions = (
         f'<div class="like_wrap"><a class="like_btn like">{page.say("like")} '
-        f'<span class="like_button_count">{_compact(rng.randint(3, 20000))}</span></a> '
+        f'<span class="like_button_count">{compact(rng.randint(3, 20000))}</span></a> '
         f'<a class="like_btn comment">{page.say("comment_button")}</a> '
         f'<a class="like_btn share">{page.say("share_label")}</a> <span class="like_views">'
-        f"{page.say('views', n=_compact(rng.randint(100, 90000)))}</span></div>\n"
+        f"{page.say('views', n=compact(rng.randint(100, 90000)))}</span></div>\n"
     )
     replies = comments(page, 0, 4, form=False)
     more = f'<a class="replies_next" href="#">{page.say("show_more")}</a>' if rng.random() < 0.5 else ""
@@ -537,73 +331,6 @@ def bare(page: Page, title: str, blocks: Sequence[str]) -> str:
         f'<!DOCTYPE html>\n<html lang="{page.html_lang()}">\n<head>\n{page.charset_tag()}'
         f"<title>{title}</title>\n</head>\n<body>\n{content}</body>\n</html>\n"
     )
-
-
-# --- malformed HTML --------------------------------------------------------------------------------
-# Each breaker damages markup only (tags, attributes, the document's end), never the escaped text.
-
-
-def _paragraph_in_inline(doc: str, rng: random.Random) -> str:
-    spans = [m.span() for m in re.finditer(r"<p[ >].*?</p>", doc, flags=re.S)]
-    if not spans:
-        return doc
-    start, end = rng.choice(spans)
-    tag = rng.choice(("span", "font", "b", "em"))
-    return f"{doc[:start]}<{tag}>{doc[start:end]}</{tag}>{doc[end:]}"
-
-
-def _mismatched_nesting(doc: str, rng: random.Random) -> str:
-    anchors = list(re.finditer(r"(<a [^>]*>)([^<]*)</a>", doc))
-    if not anchors:
-        return doc
-    m = rng.choice(anchors)
-    return f"{doc[: m.start()]}<b>{m.group(1)}{m.group(2)}</b></a>{doc[m.end() :]}"
-
-
-def _stray_closers(doc: str, rng: random.Random) -> str:
-    starts = [m.start() for m in re.finditer(r"<div[ >]", doc)]
-    for pos in sorted(rng.sample(starts, min(len(starts), rng.randint(1, 3))), reverse=True):
-        doc = doc[:pos] + rng.choice(("</div>", "</span>", "</td></tr>", "</b>")) + doc[pos:]
-    return doc
-
-
-def _unclosed_tags(doc: str, rng: random.Random) -> str:
-    return re.sub(r"</(li|p|div|span)>", lambda m: "" if rng.random() < 0.25 else m.group(0), doc)
-
-
-def _unquoted_attributes(doc: str, rng: random.Random) -> str:
-    return re.sub(
-        r'(\s[a-z-]+)="([\w#/.:?=-]+)"',
-        lambda m: f"{m.group(1)}={m.group(2)}" if rng.random() < 0.6 else m.group(0),
-        doc,
-    )
-
-
-def _broken_end(doc: str, rng: random.Random) -> str:
-    """Drop </body></html>, or leave a comment open where they were."""
-    tail = re.search(r"</body>\s*</html>\s*$", doc)
-    cut = tail.start() if tail else len(doc)
-    if rng.random() < 0.5:
-        return doc[:cut]
-    return doc[:cut] + rng.choice(("<!-- counter ", "<!-- /.wrapper\n", "<!--noindex-->\n<!-- Metrika "))
-
-
-_BREAKERS: tuple[Callable[[str, random.Random], str], ...] = (
-    _paragraph_in_inline,
-    _mismatched_nesting,
-    _stray_closers,
-    _unclosed_tags,
-    _unquoted_attributes,
-    _broken_end,
-)
-
-
-def break_html(doc: str, rng: random.Random) -> str:
-    """Damage a page the way hand-written and CMS pages are damaged; its text stays."""
-    chosen = [b for b in _BREAKERS if rng.random() < 0.6] or [rng.choice(_BREAKERS)]
-    for breaker in chosen:  # in _BREAKERS order: the document's end is cut last
-        doc = breaker(doc, rng)
-    return doc
 
 
 _RENDERERS: dict[str, Callable[[Page, str, Sequence[str]], str]] = {

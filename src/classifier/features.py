@@ -1,0 +1,263 @@
+"""Features of a document: sub-word and word n-grams of the normalised text, and meta signals.
+
+Character n-grams carry the signal through slang, inflection and misspellings, but scikit-learn's
+char analyzer builds them per document in Python (~600 docs/s here). Words repeat across documents,
+so ``SubwordVectorizer`` computes each word's n-grams once and caches their column indices: the same
+signal (char n-grams within word boundaries, as ``char_wb``) at several thousand documents a second.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from nltk.stem.snowball import SnowballStemmer
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from classifier.normalize import KAZAKH_LETTERS, normalize_text
+
+TEXT_FIELDS = ("title", "description", "text")
+_TOKEN = re.compile(r"\w+")  # placeholders (_tg_) and emoji tokens (emoji_leaf) stay whole
+_NONZERO_DIGIT = re.compile(r"[1-9]")
+_CACHE_LIMIT = 500_000
+
+
+def document_texts(documents: Any) -> list[str]:
+    """The text a document is judged on: title, description and body, from a frame or a list of str."""
+    if isinstance(documents, pd.DataFrame):
+        columns = [c for c in TEXT_FIELDS if c in documents.columns]
+        if "text" not in columns:
+            raise ValueError("documents need a 'text' column")
+        parts = documents[columns].fillna("").astype(str)
+        return ["\n".join(p for p in row if p) for row in parts.itertuples(index=False, name=None)]
+    if isinstance(documents, pd.Series):
+        return documents.fillna("").astype(str).tolist()
+    return [str(d) if d is not None else "" for d in documents]
+
+
+def tokenize(normalised: str) -> list[str]:
+    """Words of normalised text, every digit as 0 (15000тг -> 00000тг) so that prices generalise."""
+    return _TOKEN.findall(_NONZERO_DIGIT.sub("0", normalised))
+
+
+class DocumentPreparer(BaseEstimator, TransformerMixin):
+    """Documents -> a frame with the normalised text (``norm``) and the original (``raw``)."""
+
+    def fit(self, documents: Any, y: Any = None) -> DocumentPreparer:
+        return self
+
+    def transform(self, documents: Any) -> pd.DataFrame:
+        raw = document_texts(documents)
+        return pd.DataFrame({"norm": [normalize_text(t) for t in raw], "raw": raw})
+
+
+class SubwordVectorizer(BaseEstimator, TransformerMixin):
+    """Counts of stemmed words, word bigrams and character n-grams inside words, with a per-word cache."""
+
+    def __init__(
+        self,
+        ngram_range: tuple[int, int] = (3, 5),
+        min_df: int = 2,
+        max_features: int | None = 300_000,
+        bigrams: bool = True,
+        stem: bool = True,
+    ):
+        self.ngram_range = ngram_range
+        self.min_df = min_df
+        self.max_features = max_features
+        self.bigrams = bigrams
+        self.stem = stem
+
+    # -- per-word features ------------------------------------------------------------------------
+    def _stemmer(self) -> Any:
+        if getattr(self, "_stemmer_obj", None) is None:
+            self._stemmer_obj = SnowballStemmer("russian")
+        return self._stemmer_obj
+
+    def _stem(self, token: str) -> str:
+        cache = self._stem_cache()
+        stem = cache.get(token)
+        if stem is None:
+            stem = self._stemmer().stem(token) if self.stem and len(token) > 3 and token[0] != "_" else token
+            cache[token] = stem
+        return stem
+
+    def _stem_cache(self) -> dict[str, str]:
+        if getattr(self, "_stems", None) is None or len(self._stems) > _CACHE_LIMIT:
+            self._stems = {}
+        return self._stems
+
+    def word_features(self, token: str) -> list[str]:
+        """The features one word contributes: its stem, and its character n-grams with boundaries."""
+        features = ["w=" + self._stem(token)]
+        if token.startswith(("_", "emoji_")):
+            return features
+        padded = f"<{token}>"
+        low, high = self.ngram_range
+        for n in range(low, high + 1):
+            features.extend(padded[i : i + n] for i in range(max(1, len(padded) - n + 1)))
+        return features
+
+    def _bigrams(self, tokens: Sequence[str]) -> list[str]:
+        if not self.bigrams:
+            return []
+        stems = [self._stem(t) for t in tokens]
+        return [f"b={a} {b}" for a, b in itertools.pairwise(stems)]
+
+    # -- fit / transform ----------------------------------------------------------------------------
+    def fit(self, texts: Iterable[str], y: Any = None) -> SubwordVectorizer:
+        df: Counter[str] = Counter()
+        word_cache: dict[str, list[str]] = {}
+        for text in texts:
+            tokens = tokenize(text)
+            features: set[str] = set(self._bigrams(tokens))
+            for token in set(tokens):
+                found = word_cache.get(token)
+                if found is None:
+                    found = word_cache[token] = self.word_features(token)
+                features.update(found)
+            df.update(features)
+        kept = [(f, n) for f, n in df.items() if n >= self.min_df]
+        kept.sort(key=lambda item: (-item[1], item[0]))
+        if self.max_features:
+            kept = kept[: self.max_features]
+        self.vocabulary_ = {f: i for i, (f, _) in enumerate(sorted(kept))}
+        self._index_cache = {}
+        return self
+
+    def _word_entry(self, token: str) -> tuple[np.ndarray, int, str]:
+        """Column indices of a word's features, their count and the word's stem, cached per word."""
+        vocab = self.vocabulary_
+        columns = np.asarray([vocab[f] for f in self.word_features(token) if f in vocab], dtype=np.int32)
+        entry = (columns, len(columns), self._stem(token))
+        cache = self._index_cache
+        if len(cache) > _CACHE_LIMIT:
+            cache.clear()
+        cache[token] = entry
+        return entry
+
+    def transform(self, texts: Iterable[str]) -> sp.csr_matrix:
+        vocab = self.vocabulary_
+        if getattr(self, "_index_cache", None) is None:
+            self._index_cache = {}
+        cache = self._index_cache
+        parts: list[np.ndarray] = []
+        indptr = [0]
+        total = 0
+        for text in texts:
+            previous = None
+            bigrams = []
+            for token in tokenize(text):
+                columns, count, stem = cache.get(token) or self._word_entry(token)
+                parts.append(columns)
+                total += count
+                if previous is not None:
+                    column = vocab.get(f"b={previous} {stem}")
+                    if column is not None:
+                        bigrams.append(column)
+                previous = stem if self.bigrams else None
+            if bigrams:
+                parts.append(np.asarray(bigrams, dtype=np.int32))
+                total += len(bigrams)
+            indptr.append(total)
+        flat = np.concatenate(parts) if parts else np.empty(0, dtype=np.int32)
+        matrix = sp.csr_matrix(
+            (np.ones(len(flat), dtype=np.float64), flat, np.asarray(indptr, dtype=np.int64)),
+            shape=(len(indptr) - 1, len(vocab)),
+        )
+        matrix.sum_duplicates()
+        return matrix
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        names = np.empty(len(self.vocabulary_), dtype=object)
+        for feature, index in self.vocabulary_.items():
+            names[index] = feature
+        return names
+
+    def __getstate__(self) -> dict[str, Any]:
+        # caches are rebuilt on demand; pickling them would bloat the model file
+        return {k: v for k, v in self.__dict__.items() if k not in ("_index_cache", "_stems", "_stemmer_obj")}
+
+
+# Meta signals: what an expert notices besides the words.
+_PRICE = re.compile(r"\d[\d\s.,]*\s?(?:₸|тг|тңг|тенге|теңге|тыс|мың|к\b|usdt|\$|btc|долл)")
+_WEIGHT = re.compile(r"\d[\d.,]*\s?(?:г|гр|грамм|кг|g)\b")
+_DRUG_EMOJI = re.compile(
+    r"emoji_(?:snowflake|leaf|crystal|pill|mushroom|stamp|speed|hash|heroin|spice|cat|honey)"
+)
+_INVISIBLE_RAW = re.compile("[\u00ad\u200b-\u200f\u2060\ufeff]")
+_MIXED_RAW = re.compile(r"[а-яёА-ЯЁ][A-Za-z0-9]|[A-Za-z0-9][а-яёА-ЯЁ]")
+_MATH_LETTERS = re.compile("[\U0001d400-\U0001d7ff]")
+_LETTER = re.compile(r"[^\W\d_]")
+_UPPER = re.compile(r"[A-ZА-ЯЁӘҒҚҢӨҰҮҺІ]")
+_KAZAKH_RAW = re.compile(f"[{''.join(sorted(KAZAKH_LETTERS))}]")
+_SPELLED_RAW = re.compile(r"(?:\b\w[.\-_* ]){3,}\w\b")
+PLACEHOLDER_NAMES = ("tg", "phone", "url", "wallet", "onion", "card", "email", "whatsapp")
+META_FEATURES = (
+    *(f"n_{p}" for p in PLACEHOLDER_NAMES),
+    "n_emoji",
+    "n_drug_emoji",
+    "n_prices",
+    "n_weights",
+    "log_length",
+    "kazakh_share",
+    "n_invisible",
+    "n_mixed_script",
+    "n_math_letters",
+    "n_spelled",
+    "upper_share",
+)
+
+
+def meta_features(norm: str, raw: str) -> list[float]:
+    """Counts (log-scaled) of contacts, prices, emoji and disguises, and a few shape signals."""
+    counts = [norm.count(f"_{p}_") for p in PLACEHOLDER_NAMES]
+    counts += [
+        norm.count("emoji_"),
+        len(_DRUG_EMOJI.findall(norm)),
+        len(_PRICE.findall(norm)),
+        len(_WEIGHT.findall(norm)),
+    ]
+    head = raw[:3000]
+    letters = len(_LETTER.findall(head)) or 1
+    shape = [
+        math.log1p(len(raw)) / 5.0,
+        len(_KAZAKH_RAW.findall(head)) / letters * 10,
+        len(_INVISIBLE_RAW.findall(raw)),
+        len(_MIXED_RAW.findall(raw)),
+        len(_MATH_LETTERS.findall(raw)),
+        len(_SPELLED_RAW.findall(raw)),
+        len(_UPPER.findall(head)) / letters * 5,
+    ]
+    return (
+        [math.log1p(c) for c in counts]
+        + [shape[0], shape[1]]
+        + [math.log1p(c) for c in shape[2:6]]
+        + [shape[6]]
+    )
+
+
+class MetaFeatures(BaseEstimator, TransformerMixin):
+    """Meta signals as a sparse block; non-negative so that every model type can use them."""
+
+    def __init__(self, weight: float = 1.0):
+        self.weight = weight
+
+    def fit(self, frame: pd.DataFrame, y: Any = None) -> MetaFeatures:
+        return self
+
+    def transform(self, frame: pd.DataFrame) -> sp.csr_matrix:
+        rows = [meta_features(n, r) for n, r in zip(frame["norm"], frame["raw"], strict=True)]
+        return sp.csr_matrix(
+            np.asarray(rows, dtype=np.float64).reshape(len(rows), len(META_FEATURES)) * self.weight
+        )
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        return np.asarray([f"meta={m}" for m in META_FEATURES], dtype=object)

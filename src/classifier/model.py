@@ -1,0 +1,287 @@
+"""The model: one scikit-learn Pipeline from extracted documents to a calibrated score, with a
+category head, an operating threshold and readable evidence.
+
+    prepare (normalise) -> features (sub-word TF-IDF + meta) -> ScoringHead
+
+The head fits its linear model with out-of-fold scores grouped by template family, calibrates those
+scores (Platt or isotonic), and keeps them so that training can choose the threshold on data the
+model did not see. No MLflow here: see ``tracking``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.compose import ColumnTransformer
+from sklearn.feature_extraction.text import TfidfTransformer
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression, SGDClassifier
+from sklearn.model_selection import GroupKFold, StratifiedKFold
+from sklearn.naive_bayes import ComplementNB
+from sklearn.pipeline import Pipeline
+from sklearn.svm import LinearSVC
+
+from classifier.config import ModelSettings
+from classifier.features import DocumentPreparer, MetaFeatures, SubwordVectorizer, document_texts, tokenize
+from classifier.normalize import normalize_text
+
+CATEGORIES = ("sale", "recruitment", "propaganda")
+
+
+def make_estimator(settings: ModelSettings) -> BaseEstimator:
+    """The linear model named in params: logreg (default), linear_svm, complement_nb or sgd."""
+    seed = settings.seed
+    estimators = {
+        "logreg": lambda: LogisticRegression(
+            C=settings.C, class_weight="balanced", max_iter=2000, solver="liblinear"
+        ),
+        "linear_svm": lambda: LinearSVC(C=settings.C / 10, class_weight="balanced", random_state=seed),
+        "complement_nb": lambda: ComplementNB(alpha=settings.nb_alpha),
+        "sgd": lambda: SGDClassifier(
+            loss="modified_huber", alpha=1e-5, class_weight="balanced", random_state=seed
+        ),
+    }
+    if settings.estimator not in estimators:
+        raise ValueError(f"model.estimator must be one of {sorted(estimators)}, not {settings.estimator!r}")
+    return estimators[settings.estimator]()
+
+
+def _raw_scores(estimator: BaseEstimator, features: Any) -> np.ndarray:
+    if hasattr(estimator, "decision_function"):
+        return np.asarray(estimator.decision_function(features), dtype=float)
+    proba = estimator.predict_proba(features)[:, 1]
+    return np.log(proba + 1e-9) - np.log(1 - proba + 1e-9)
+
+
+class ScoringHead(BaseEstimator, ClassifierMixin):
+    """Linear model + calibration + threshold + category model, fitted on feature vectors."""
+
+    def __init__(
+        self,
+        estimator: BaseEstimator | None = None,
+        calibration: str = "sigmoid",
+        folds: int = 5,
+        threshold: float = 0.5,
+        seed: int = 0,
+    ):
+        self.estimator = estimator
+        self.calibration = calibration
+        self.folds = folds
+        self.threshold = threshold
+        self.seed = seed
+
+    def fit(
+        self, features: Any, y: Any, groups: Any = None, categories: Any = None, sample_weight: Any = None
+    ) -> ScoringHead:
+        y = np.asarray(y, dtype=int)
+        weight = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+        self.classes_ = np.array([0, 1])
+        base = self.estimator if self.estimator is not None else LogisticRegression(class_weight="balanced")
+        raw_oof = np.zeros(len(y))
+        for train, valid in self._splits(y, groups):
+            model = clone(base).fit(features[train], y[train], sample_weight=weight[train])
+            raw_oof[valid] = _raw_scores(model, features[valid])
+        self.calibrator_ = self._fit_calibrator(raw_oof, y)
+        self.oof_scores_ = self._calibrate(raw_oof)
+        self.estimator_ = clone(base).fit(features, y, sample_weight=weight)
+        self.category_model_ = self._fit_categories(features, y, categories)
+        self.threshold_ = float(self.threshold)
+        return self
+
+    def _splits(self, y: np.ndarray, groups: Any) -> list[tuple[np.ndarray, np.ndarray]]:
+        if groups is not None and len(set(groups)) >= self.folds:
+            return list(GroupKFold(n_splits=self.folds).split(np.zeros(len(y)), y, groups))
+        folds = StratifiedKFold(n_splits=self.folds, shuffle=True, random_state=self.seed)
+        return list(folds.split(np.zeros(len(y)), y))
+
+    def _fit_calibrator(self, raw: np.ndarray, y: np.ndarray) -> Any:
+        if self.calibration == "isotonic":
+            return IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(raw, y)
+        if self.calibration == "sigmoid":
+            return LogisticRegression(C=1e6).fit(raw.reshape(-1, 1), y)
+        raise ValueError(f"model.calibration must be sigmoid or isotonic, not {self.calibration!r}")
+
+    def _calibrate(self, raw: np.ndarray) -> np.ndarray:
+        if isinstance(self.calibrator_, IsotonicRegression):
+            return np.clip(self.calibrator_.predict(raw), 0.0, 1.0)
+        return self.calibrator_.predict_proba(raw.reshape(-1, 1))[:, 1]
+
+    def _fit_categories(self, features: Any, y: np.ndarray, categories: Any) -> LogisticRegression | None:
+        if categories is None:
+            return None
+        categories = np.asarray(categories, dtype=object)
+        mask = (y == 1) & np.isin(categories, CATEGORIES)
+        if len(set(categories[mask])) < 2:
+            return None
+        return LogisticRegression(C=4.0, max_iter=2000, class_weight="balanced").fit(
+            features[mask], categories[mask]
+        )
+
+    def decision_function(self, features: Any) -> np.ndarray:
+        return _raw_scores(self.estimator_, features)
+
+    def predict_proba(self, features: Any) -> np.ndarray:
+        score = self._calibrate(self.decision_function(features))
+        return np.column_stack([1 - score, score])
+
+    def predict(self, features: Any) -> np.ndarray:
+        return (self.predict_proba(features)[:, 1] >= self.threshold_).astype(int)
+
+    def predict_category(self, features: Any) -> tuple[np.ndarray, np.ndarray]:
+        """The most likely category and its probability (for every row; meaningful for positives)."""
+        if self.category_model_ is None:
+            return np.full(features.shape[0], "sale", dtype=object), np.full(features.shape[0], np.nan)
+        proba = self.category_model_.predict_proba(features)
+        best = proba.argmax(axis=1)
+        return self.category_model_.classes_[best], proba[np.arange(len(best)), best]
+
+    def coefficients(self) -> np.ndarray:
+        """Per-feature weights towards 'violation' (log-odds scale for linear models)."""
+        model = self.estimator_
+        if hasattr(model, "coef_"):
+            return np.asarray(model.coef_).ravel()
+        return model.feature_log_prob_[1] - model.feature_log_prob_[0]
+
+
+def build_pipeline(settings: ModelSettings) -> Pipeline:
+    """An unfitted pipeline: documents (DataFrame with ``text``; ``title``, ``description`` if any) -> score."""
+    text_features = Pipeline(
+        [
+            (
+                "counts",
+                SubwordVectorizer(
+                    ngram_range=tuple(settings.char_ngrams),
+                    min_df=settings.min_df,
+                    max_features=settings.max_features,
+                    bigrams=settings.word_bigrams,
+                ),
+            ),
+            ("tfidf", TfidfTransformer(sublinear_tf=True)),
+        ]
+    )
+    features = ColumnTransformer(
+        [
+            ("text", text_features, "norm"),
+            ("meta", MetaFeatures(weight=settings.meta_weight), ["norm", "raw"]),
+        ],
+        sparse_threshold=1.0,
+    )
+    head = ScoringHead(
+        make_estimator(settings), calibration=settings.calibration, folds=settings.folds, seed=settings.seed
+    )
+    return Pipeline([("prepare", DocumentPreparer()), ("features", features), ("head", head)])
+
+
+def fit_pipeline(
+    pipeline: Pipeline,
+    documents: pd.DataFrame,
+    labels: Any,
+    *,
+    groups: Any = None,
+    categories: Any = None,
+    sample_weight: Any = None,
+) -> Pipeline:
+    """Fit; ``groups`` (template families) keep near-duplicates on one side of every fold."""
+    return pipeline.fit(
+        documents,
+        np.asarray(labels, dtype=int),
+        head__groups=groups,
+        head__categories=categories,
+        head__sample_weight=sample_weight,
+    )
+
+
+@dataclass(frozen=True)
+class Prediction:
+    score: np.ndarray
+    label: np.ndarray
+    category: np.ndarray
+    category_probability: np.ndarray
+
+
+def predict(pipeline: Pipeline, documents: Any) -> Prediction:
+    """Calibrated score, label at the model's threshold, and category, in one pass over the features."""
+    features = pipeline[:-1].transform(documents)
+    head: ScoringHead = pipeline[-1]
+    score = head.predict_proba(features)[:, 1]
+    category, probability = head.predict_category(features)
+    return Prediction(score, (score >= head.threshold_).astype(int), category, probability)
+
+
+# -- explanations --------------------------------------------------------------------------------
+_SENTENCE = re.compile(r"[^.!?\n]+[.!?]?")
+
+
+@dataclass(frozen=True)
+class Evidence:
+    term: str
+    weight: float
+    sentence: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"term": self.term, "weight": round(self.weight, 4), "sentence": self.sentence}
+
+
+def explain(pipeline: Pipeline, documents: Any, top_k: int = 5) -> list[list[Evidence]]:
+    """For each document, the words that pushed its score up most, with weight and sentence.
+
+    A word's weight sums its own features (stem, character n-grams) times their TF-IDF value and the
+    model's coefficient, so an expert reads whole words ("закладки", "меф") rather than n-grams.
+    """
+    prepared = pipeline.named_steps["prepare"].transform(documents)
+    features = pipeline.named_steps["features"]
+    matrix = features.transform(prepared).tocsr()
+    head: ScoringHead = pipeline.named_steps["head"]
+    weights = head.coefficients()
+    vectorizer: SubwordVectorizer = features.named_transformers_["text"].named_steps["counts"]
+    texts = document_texts(documents)
+    return [
+        _explain_one(matrix.getrow(i), weights, vectorizer, norm, raw, top_k)
+        for i, (norm, raw) in enumerate(zip(prepared["norm"], texts, strict=True))
+    ]
+
+
+def _explain_one(
+    row: Any, weights: np.ndarray, vectorizer: SubwordVectorizer, norm: str, raw: str, top_k: int
+) -> list[Evidence]:
+    contribution = dict(zip(row.indices, row.data * weights[row.indices], strict=True))
+    vocab = vectorizer.vocabulary_
+    scored: dict[str, float] = {}
+    for token in dict.fromkeys(tokenize(norm)):
+        columns = {vocab[f] for f in vectorizer.word_features(token) if f in vocab}
+        weight = sum(contribution.get(c, 0.0) for c in columns)
+        if weight > 0:
+            scored[token] = weight
+    best = sorted(scored.items(), key=lambda item: -item[1])[:top_k]
+    sentences = [(s.strip(), normalize_text(s)) for s in _SENTENCE.findall(raw) if s.strip()]
+    return [Evidence(term, weight, _sentence_with(term, sentences)) for term, weight in best]
+
+
+def _sentence_with(term: str, sentences: list[tuple[str, str]]) -> str:
+    for original, normalised in sentences:
+        if term in tokenize(normalised):
+            return original[:300]
+    return ""
+
+
+# -- persistence -----------------------------------------------------------------------------------
+def save_model(pipeline: Pipeline, folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "model.joblib"
+    joblib.dump(pipeline, path, compress=3)
+    return path
+
+
+def load_model_file(folder: Path) -> Pipeline:
+    """Load an exported model folder. joblib runs code on load: only load folders you trust."""
+    path = folder / "model.joblib" if folder.is_dir() else folder
+    if not path.exists():
+        raise FileNotFoundError(f"no model at {path}")
+    return joblib.load(path)

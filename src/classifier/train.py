@@ -1,0 +1,254 @@
+"""Training: load labelled data, hold out whole families, fit, choose the threshold, assess, and
+hand the model to tracking (registry, champion gate) and to ``models/`` (export with model card).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.pipeline import Pipeline
+
+from classifier import tracking
+from classifier.config import DATA_DIR, DEFAULT_PARAMS, MODELS_DIR, Settings
+from classifier.datasets import demo_dataset, labelled_table, real_negatives
+from classifier.evaluate import GateRule, choose_threshold, passes_gate
+from classifier.model import build_pipeline, fit_pipeline
+from classifier.model_card import write_model_card
+from classifier.report import assess, write_report
+
+DEMO_DIR = DATA_DIR / "demo"
+EXPORT_DIR = MODELS_DIR / tracking.MODEL_NAME
+Say = Callable[[str], None]
+
+
+@dataclass
+class TrainingData:
+    train: pd.DataFrame
+    holdout: pd.DataFrame
+    real_test: pd.DataFrame | None
+    sources: list[str] = field(default_factory=list)
+
+
+@dataclass
+class TrainResult:
+    pipeline: Pipeline
+    metrics: dict[str, float]
+    version: str | None
+    promoted: bool
+    gate_reason: str
+    report_dir: Path
+    seconds: float
+
+
+def _cell(frame: pd.DataFrame) -> pd.Series:
+    group = np.where(
+        frame["label"] == 1, frame["category"], np.where(frame["hard_negative"], "hard", "ordinary")
+    )
+    lang = frame["lang_written"] if "lang_written" in frame else frame["lang"]
+    return pd.Series(group, index=frame.index).astype(str) + "/" + lang.astype(str)
+
+
+def split_families(frame: pd.DataFrame, share: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Hold out about ``share`` of the families of every (label, category, language) cell."""
+    rng = random.Random(seed)
+    families = frame.assign(cell=_cell(frame)).groupby("family")["cell"].agg(lambda c: c.mode().iloc[0])
+    held: set[str] = set()
+    for _, names in sorted(families.groupby(families).groups.items()):
+        names = sorted(names)
+        if len(names) >= 2:
+            held.update(rng.sample(names, max(1, round(len(names) * share))))
+    mask = frame["family"].isin(held)
+    return frame[~mask].reset_index(drop=True), frame[mask].reset_index(drop=True)
+
+
+def load_training_data(settings: Settings, data: list[Path] | None, say: Say) -> TrainingData:
+    """The demo corpus (default) or labelled tables, family-split, plus real negatives when present."""
+    if data:
+        frames = [labelled_table(p, settings) for p in data]
+        sources = [str(p) for p in data]
+    else:
+        frames = [demo_dataset(DEMO_DIR, settings)]
+        sources = [str(DEMO_DIR / "pages.warc.gz")]
+    labelled = pd.concat(frames, ignore_index=True)
+    train, holdout = split_families(labelled, settings.train.holdout_share, settings.train.seed)
+    train = _without_unseen_disguises(train, settings.train.robustness_kinds)
+    say(
+        f"labelled documents: {len(labelled)} ({labelled['family'].nunique()} families); "
+        f"train {len(train)}, held-out families {len(holdout)}"
+    )
+    real_test = None
+    if _use_real(settings):
+        real_dev = real_negatives("dev", settings.train.real_negatives_max, settings.train.seed)
+        real_test = real_negatives("test")
+        if real_dev is not None:
+            train = pd.concat([train, real_dev], ignore_index=True)
+            sources.append("../shared/data/real (split == dev)")
+            say(
+                f"real negatives: {len(real_dev)} dev rows in training, {len(real_test)} test rows for reporting"
+            )
+    return TrainingData(train, holdout, real_test, sources)
+
+
+def _use_real(settings: Settings) -> bool:
+    mode = settings.train.real_negatives
+    if mode not in ("auto", "always", "never"):
+        raise ValueError(f"train.real_negatives must be auto, always or never, not {mode!r}")
+    present = real_negatives.__defaults__ is not None and Path(real_negatives.__defaults__[-1]).is_dir()
+    if mode == "always" and not present:
+        raise FileNotFoundError("train.real_negatives is 'always' but ../shared/data/real is missing")
+    return mode == "always" or (mode == "auto" and present)
+
+
+def _without_unseen_disguises(train: pd.DataFrame, kinds: tuple[str, ...]) -> pd.DataFrame:
+    """Drop training pages disguised with the kinds kept for the robustness test."""
+    if not kinds or "obfuscations" not in train:
+        return train
+    used = train["obfuscations"].fillna("").astype(str).str.split("+")
+    return train[~used.map(lambda k: bool(set(k) & set(kinds)))].reset_index(drop=True)
+
+
+def fit_model(train: pd.DataFrame, settings: Settings) -> Pipeline:
+    """Fit the pipeline and set its threshold on out-of-fold scores (families never straddle folds)."""
+    pipeline = build_pipeline(settings.model)
+    weight = np.where(train["layout"].eq("real"), settings.train.real_negative_weight, 1.0)
+    fit_pipeline(
+        pipeline,
+        train,
+        train["label"],
+        groups=train["family"],
+        categories=train["category"],
+        sample_weight=weight,
+    )
+    head = pipeline[-1]
+    head.threshold_ = choose_threshold(
+        train["label"], head.oof_scores_, target_precision=settings.train.target_precision
+    )
+    return pipeline
+
+
+def data_manifest(data: TrainingData) -> dict[str, Any]:
+    """What the model was trained and assessed on: files with content hashes, and row counts."""
+    files = {}
+    for source in data.sources:
+        path = Path(source)
+        if path.is_file():
+            files[source] = hashlib.sha256(path.read_bytes()).hexdigest()
+    counts = {
+        name: {
+            "rows": len(frame),
+            "positives": int(frame["label"].sum()),
+            "families": int(frame["family"].nunique()),
+        }
+        for name, frame in (("train", data.train), ("holdout", data.holdout), ("real_test", data.real_test))
+        if frame is not None
+    }
+    return {
+        "files": files,
+        "sources": data.sources,
+        "counts": counts,
+        "holdout_families": sorted(data.holdout["family"].unique().tolist()),
+    }
+
+
+def gate(settings: Settings) -> GateRule:
+    ev = settings.evaluate
+    return GateRule(metric=ev.gate_metric, max_drop=ev.gate_max_drop, guards=dict(ev.gate_guards))
+
+
+def champion_metrics(
+    data: TrainingData, settings: Settings, say: Say
+) -> tuple[str | None, dict[str, float] | None]:
+    """The current champion re-assessed on this run's evaluation data, so the comparison is fair."""
+    version = tracking.alias_version(tracking.CHAMPION)
+    if version is None:
+        return None, None
+    try:
+        champion = tracking.load_model(tracking.model_uri(tracking.CHAMPION))
+        return version, assess(champion, data.holdout, settings, data.real_test).metrics
+    except Exception as exc:  # an old champion that cannot be loaded or scored is reported, not fatal
+        say(
+            f"warning: champion version {version} could not be assessed ({exc}); comparing with its logged metrics"
+        )
+        return version, tracking.version_metrics(version)
+
+
+def train(
+    settings: Settings,
+    data: list[Path] | None = None,
+    *,
+    params_path: Path = DEFAULT_PARAMS,
+    export_dir: Path = EXPORT_DIR,
+    say: Say = print,
+) -> TrainResult:
+    """The whole training run, logged to MLflow; returns the model, its metrics and the gate's decision."""
+    started = time.perf_counter()
+    training = load_training_data(settings, data, say)
+    pipeline = fit_model(training.train, settings)
+    say(f"fitted in {time.perf_counter() - started:.0f}s; threshold {pipeline[-1].threshold_:.3f}")
+    assessment = assess(pipeline, training.holdout, settings, training.real_test)
+    metrics = {**assessment.metrics, "train_seconds": time.perf_counter() - started}
+    report_dir = Path(tempfile.mkdtemp(prefix="classifier-train-"))
+    write_report(pipeline, assessment, report_dir, settings)
+    tracking.configure()
+    with tracking.training_run("training"):
+        tracking.log_params(asdict(settings))
+        tracking.log_metrics(metrics)
+        tracking.log_artifacts(report_dir, "evaluation")
+        if params_path.exists():
+            tracking.log_artifact(params_path)
+        manifest = data_manifest(training)
+        tracking.log_dict(manifest, "data_manifest.json")
+        version = tracking.log_model(pipeline, training.holdout[["title", "description", "text"]].head(5))
+    tracking.set_alias(tracking.CHALLENGER, version)
+    champion_version, champion = champion_metrics(training, settings, say)
+    promoted, reason = passes_gate(metrics, champion, gate(settings))
+    if promoted:
+        tracking.record_promotion(version, by="gate", reason=reason)
+        export_model(pipeline, metrics, manifest, settings, version, export_dir)
+    say(
+        f"model version {version}: {'champion' if promoted else 'challenger'} ({reason})"
+        + (f"; champion stays version {champion_version}" if not promoted else "")
+    )
+    return TrainResult(
+        pipeline, metrics, version, promoted, reason, report_dir, time.perf_counter() - started
+    )
+
+
+def export_model(
+    pipeline: Pipeline,
+    metrics: dict[str, float],
+    manifest: dict[str, Any],
+    settings: Settings,
+    version: str | None,
+    folder: Path,
+) -> Path:
+    """``models/drug-ad-classifier/``: the pipeline (joblib) and its model card, for scoring offline."""
+    from classifier.model import save_model
+
+    save_model(pipeline, folder)
+    write_model_card(
+        folder,
+        metrics=metrics,
+        manifest=manifest,
+        settings=settings,
+        version=version,
+        threshold=float(pipeline[-1].threshold_),
+    )
+    (folder / "metrics.json").write_text(
+        json.dumps({k: v for k, v in metrics.items() if np.isfinite(v)}, indent=2, sort_keys=True) + "\n"
+    )
+    return folder
+
+
+def with_overrides(settings: Settings, **train_overrides: Any) -> Settings:
+    return replace(settings, train=replace(settings.train, **train_overrides))
