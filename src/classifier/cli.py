@@ -95,25 +95,32 @@ def _with_jobs(settings: Settings, jobs: int) -> Settings:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """The whole job on the bundled demo data: corpus, ingestion, extraction, summary."""
+    """The whole job on the bundled demo data: corpus, ingestion, extraction, training, summary."""
     from classifier.corpus.generator import generate_corpus
 
     settings = _settings(args)
     out_dir = Path(args.out)
-    print(f"1/2 generating the demo corpus in {out_dir} ...")
+    steps = 2 if args.no_train else 3
+    print(f"1/{steps} generating the demo corpus in {out_dir} ...")
     corpus = generate_corpus(out_dir, settings.corpus, n=args.n)
     _print_counts(corpus)
-    print("2/2 ingesting and extracting pages.warc.gz ...")
+    print(f"2/{steps} ingesting and extracting pages.warc.gz ...")
     documents = out_dir / "documents.parquet"
     summary = run_extraction([str(out_dir / "pages.warc.gz")], documents, settings, not args.no_cache)
     _print_counts(summary)
-    ok = summary["status"].get("ok", 0)
     if summary["records"] != corpus["pages"]:
-        print(
-            f"error: {corpus['pages']} pages written but {summary['records']} records read", file=sys.stderr
-        )
+        print(f"error: {corpus['pages']} pages written but {summary['records']} records read", file=sys.stderr)
         return 1
-    print(f"done: {ok} of {summary['records']} pages extracted, documents in {summary['output']}")
+    print(f"extracted {summary['status'].get('ok', 0)} of {summary['records']} pages into {summary['output']}")
+    if args.no_train:
+        return 0
+    from classifier.train import train
+
+    print(f"3/{steps} training on held-out families, logging to MLflow ...")
+    result = train(settings, demo_dir=out_dir, params_path=args.params or DEFAULT_PARAMS)
+    _print_metrics(result.metrics)
+    role = "champion" if result.promoted else "challenger"
+    print(f"done: model version {result.version} is the {role}; evaluation report in {result.report_dir}")
     return 0
 
 
@@ -217,6 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", default=str(DEMO_DIR))
     demo.add_argument("--n", type=int, default=None)
     demo.add_argument("--no-cache", action="store_true", help="do not read or write the extraction cache")
+    demo.add_argument("--no-train", action="store_true", help="stop after extraction")
     demo.set_defaults(func=cmd_demo)
     return parser
 

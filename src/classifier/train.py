@@ -19,7 +19,7 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from classifier import tracking
-from classifier.config import DATA_DIR, DEFAULT_PARAMS, MODELS_DIR, Settings
+from classifier.config import DATA_DIR, DEFAULT_PARAMS, MODELS_DIR, SHARED_REAL_DATA, Settings
 from classifier.datasets import demo_dataset, labelled_table, real_negatives
 from classifier.evaluate import GateRule, choose_threshold, passes_gate
 from classifier.model import build_pipeline, fit_pipeline
@@ -71,14 +71,16 @@ def split_families(frame: pd.DataFrame, share: float, seed: int) -> tuple[pd.Dat
     return frame[~mask].reset_index(drop=True), frame[mask].reset_index(drop=True)
 
 
-def load_training_data(settings: Settings, data: list[Path] | None, say: Say) -> TrainingData:
+def load_training_data(
+    settings: Settings, data: list[Path] | None, say: Say, demo_dir: Path = DEMO_DIR
+) -> TrainingData:
     """The demo corpus (default) or labelled tables, family-split, plus real negatives when present."""
     if data:
         frames = [labelled_table(p, settings) for p in data]
         sources = [str(p) for p in data]
     else:
-        frames = [demo_dataset(DEMO_DIR, settings)]
-        sources = [str(DEMO_DIR / "pages.warc.gz")]
+        frames = [demo_dataset(demo_dir, settings)]
+        sources = [str(demo_dir / "pages.warc.gz")]
     labelled = pd.concat(frames, ignore_index=True)
     train, holdout = split_families(labelled, settings.train.holdout_share, settings.train.seed)
     train = _without_unseen_disguises(train, settings.train.robustness_kinds)
@@ -103,7 +105,7 @@ def _use_real(settings: Settings) -> bool:
     mode = settings.train.real_negatives
     if mode not in ("auto", "always", "never"):
         raise ValueError(f"train.real_negatives must be auto, always or never, not {mode!r}")
-    present = real_negatives.__defaults__ is not None and Path(real_negatives.__defaults__[-1]).is_dir()
+    present = SHARED_REAL_DATA.is_dir()
     if mode == "always" and not present:
         raise FileNotFoundError("train.real_negatives is 'always' but ../shared/data/real is missing")
     return mode == "always" or (mode == "auto" and present)
@@ -188,11 +190,12 @@ def train(
     *,
     params_path: Path = DEFAULT_PARAMS,
     export_dir: Path = EXPORT_DIR,
+    demo_dir: Path = DEMO_DIR,
     say: Say = print,
 ) -> TrainResult:
     """The whole training run, logged to MLflow; returns the model, its metrics and the gate's decision."""
     started = time.perf_counter()
-    training = load_training_data(settings, data, say)
+    training = load_training_data(settings, data, say, demo_dir)
     pipeline = fit_model(training.train, settings)
     say(f"fitted in {time.perf_counter() - started:.0f}s; threshold {pipeline[-1].threshold_:.3f}")
     assessment = assess(pipeline, training.holdout, settings, training.real_test)

@@ -1,0 +1,216 @@
+"""Training end to end: family hold-out, the real MLflow server, registry aliases, champion gate, export."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+from mlflow_server import running_mlflow_server
+
+from classifier import tracking
+from classifier.cli import main
+from classifier.config import Settings, load_settings
+from classifier.corpus.generator import generate_corpus
+from classifier.datasets import real_negatives
+from classifier.model import load_model_file, predict
+from classifier.train import split_families, train
+
+pytestmark = pytest.mark.slow
+
+
+def small_settings(**model: object) -> Settings:
+    base = load_settings()
+    return replace(
+        base,
+        extract=replace(base.extract, n_jobs=2),
+        model=replace(base.model, folds=3, **model),
+        train=replace(base.train, real_negatives="never"),
+    )
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("demo")
+    generate_corpus(folder, small_settings().corpus, n=500, seed=5)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def trained(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    """Two training runs against one real `mlflow server`: a good model, then a much worse one."""
+    monkeypatch = pytest.MonkeyPatch()
+    root = tmp_path_factory.mktemp("training")
+    with running_mlflow_server(root / "server") as uri:
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+        monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+        say: list[str] = []
+        first = train(small_settings(), export_dir=root / "export", demo_dir=demo_dir, say=say.append)
+        worse = train(small_settings(C=0.0001), export_dir=root / "export", demo_dir=demo_dir, say=say.append)
+        client = MlflowClient(tracking_uri=uri)
+        aliases = client.get_registered_model(tracking.MODEL_NAME).aliases
+        tracking.configure(uri)
+        champion = tracking.load_model(tracking.model_uri("champion"))
+        yield {
+            "first": first,
+            "worse": worse,
+            "aliases": aliases,
+            "champion": champion,
+            "root": root,
+            "say": say,
+        }
+    monkeypatch.undo()
+    tracking.configure(tracking.default_tracking_uri())
+
+
+def test_families_never_straddle_the_split() -> None:
+    frame = pd.DataFrame(
+        {
+            "family": [f"f{i // 10}" for i in range(200)],
+            "label": [int((i // 10) % 2) for i in range(200)],
+            "category": ["sale" if (i // 10) % 2 else "none" for i in range(200)],
+            "hard_negative": [False] * 200,
+            "lang": ["ru"] * 200,
+        }
+    )
+    train_part, holdout = split_families(frame, 0.25, seed=1)
+    assert set(train_part["family"]).isdisjoint(holdout["family"])
+    assert 0.15 < len(holdout) / len(frame) < 0.35
+    assert set(holdout["label"]) == {0, 1}  # every cell gives families to the hold-out
+
+
+def test_registry_aliases_and_gate(trained: dict) -> None:
+    first, worse = trained["first"], trained["worse"]
+    assert (first.version, first.promoted) == ("1", True)
+    assert worse.version == "2" and not worse.promoted
+    assert "average_precision" in worse.gate_reason
+    assert trained["aliases"] == {"champion": "1", "challenger": "2"}
+
+
+def test_champion_loads_from_the_server_and_scores_like_the_original(trained: dict, demo_dir: Path) -> None:
+    docs = pd.DataFrame(
+        {
+            "title": ["Меф Алматы"],
+            "description": [""],
+            "text": ["Меф кристалл 1г 15000тг, закладки по городу, оператор @shop_example"],
+        }
+    )
+    original = predict(trained["first"].pipeline, docs).score
+    loaded = predict(trained["champion"], docs).score
+    assert loaded == pytest.approx(original)
+
+
+def test_metrics_meet_the_basic_bar(trained: dict) -> None:
+    metrics = trained["first"].metrics
+    for name in (
+        "average_precision",
+        "roc_auc",
+        "precision",
+        "recall",
+        "f1",
+        "threshold",
+        "brier",
+        "ece",
+        "hard_negative_fpr",
+        "recall_at_k",
+        "robustness_recall",
+        "category_accuracy",
+    ):
+        assert name in metrics, name
+    assert metrics["average_precision"] > 0.85  # a small corpus; the full one is measured by the benchmark
+    assert any(k.startswith("lang.kk.") for k in metrics) and any(k.startswith("layout.") for k in metrics)
+    assert trained["worse"].metrics["average_precision"] < metrics["average_precision"]
+
+
+def test_export_has_model_and_card(trained: dict) -> None:
+    export = trained["root"] / "export"
+    card = json.loads((export / "model_card.json").read_text())
+    assert card["version"] == "1" and card["threshold"] == pytest.approx(
+        trained["first"].pipeline[-1].threshold_
+    )
+    assert "Intended use" in (export / "model_card.md").read_text()
+    assert card["data"]["counts"]["holdout"]["families"] > 5
+    model = load_model_file(export)
+    assert model[-1].threshold_ == trained["first"].pipeline[-1].threshold_
+
+
+def test_report_files(trained: dict) -> None:
+    report = trained["first"].report_dir
+    for name in (
+        "metrics.json",
+        "predictions.csv",
+        "error_analysis.csv",
+        "pr_curve.png",
+        "roc_curve.png",
+        "calibration.png",
+        "confusion_matrix.png",
+        "score_histogram.png",
+    ):
+        assert (report / name).stat().st_size > 0, name
+    errors = pd.read_csv(report / "error_analysis.csv")
+    assert set(errors["error"]) <= {"false_positive", "false_negative"}
+    assert errors["evidence"].map(json.loads).map(len).sum() > 0
+
+
+def test_evaluate_command(
+    trained: dict, demo_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "evaluation"
+    params = tmp_path / "params.yaml"
+    params.write_text("train:\n  real_negatives: never\n")
+    code = main(
+        [
+            "--params",
+            str(params),
+            "evaluate",
+            "--model",
+            str(trained["root"] / "export"),
+            "--data",
+            str(demo_dir),
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert {"average_precision", "roc_auc", "precision", "recall", "f1", "threshold"} <= set(metrics)
+    predictions = pd.read_csv(out / "predictions.csv")
+    labels = pd.read_csv(demo_dir / "labels.csv")
+    assert len(predictions) == len(labels)
+    assert list(predictions.columns) == [
+        "id",
+        "url",
+        "label",
+        "score",
+        "predicted",
+        "category",
+        "category_probability",
+    ]
+    assert (out / "pr_curve.png").exists()
+    assert "average_precision" in capsys.readouterr().out
+
+
+def test_real_negatives_loader(tmp_path: Path) -> None:
+    assert real_negatives("dev", folder=tmp_path / "absent") is None
+    import gzip
+
+    rows = [
+        {
+            "id": f"src:{i}",
+            "text": f"текст {i}",
+            "lang": "ru",
+            "source": "src",
+            "drug_topic": i % 2 == 0,
+            "split": "dev" if i < 6 else "test",
+        }
+        for i in range(10)
+    ]
+    with gzip.open(tmp_path / "x.jsonl.gz", "wt", encoding="utf-8") as handle:
+        handle.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    dev = real_negatives("dev", folder=tmp_path)
+    assert len(dev) == 6 and set(dev["label"]) == {0}
+    assert dev["hard_negative"].sum() == 3 and dev["family"].str.startswith("real:src:").all()
+    assert len(real_negatives("test", folder=tmp_path)) == 4
