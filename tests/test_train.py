@@ -9,7 +9,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from mlflow import MlflowClient
-from mlflow_server import running_mlflow_server
 
 from classifier import tracking
 from classifier.cli import main
@@ -18,6 +17,7 @@ from classifier.corpus.generator import generate_corpus
 from classifier.datasets import real_negatives
 from classifier.model import load_model_file, predict
 from classifier.train import split_families, train
+from mlflow_server import running_mlflow_server
 
 pytestmark = pytest.mark.slow
 
