@@ -109,9 +109,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     summary = run_extraction([str(out_dir / "pages.warc.gz")], documents, settings, not args.no_cache)
     _print_counts(summary)
     if summary["records"] != corpus["pages"]:
-        print(f"error: {corpus['pages']} pages written but {summary['records']} records read", file=sys.stderr)
+        print(
+            f"error: {corpus['pages']} pages written but {summary['records']} records read", file=sys.stderr
+        )
         return 1
-    print(f"extracted {summary['status'].get('ok', 0)} of {summary['records']} pages into {summary['output']}")
+    print(
+        f"extracted {summary['status'].get('ok', 0)} of {summary['records']} pages into {summary['output']}"
+    )
     if args.no_train:
         return 0
     from classifier.train import train

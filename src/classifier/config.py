@@ -32,6 +32,7 @@ class CorpusSettings:
     hard_negative_share: float = 0.65
     obfuscated_share: float = 0.33
     malformed_share: float = 0.08
+    negative_contact_share: float = 0.35  # negatives that give a Telegram handle, bot or phone
     encoding_shares: dict[str, float] = field(
         default_factory=lambda: {"utf-8": 0.7, "windows-1251": 0.2, "koi8-r": 0.1}
     )
@@ -68,7 +69,9 @@ class ModelSettings:
     nb_alpha: float = 0.3
     calibration: str = "sigmoid"  # sigmoid | isotonic
     folds: int = 5
+    n_jobs: int = 2  # cross-validation folds fitted in parallel threads
     seed: int = 0
+    feature_set: str = "subword"  # subword (fast, cached per word) | sklearn_char (reference, slow)
     char_ngrams: tuple[int, int] = (3, 5)
     min_df: int = 2
     max_features: int = 300_000

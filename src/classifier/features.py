@@ -21,11 +21,12 @@ import scipy.sparse as sp
 from nltk.stem.snowball import SnowballStemmer
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from classifier.normalize import KAZAKH_LETTERS, normalize_text
+from classifier.normalize import KAZAKH_LETTERS, normalize_with_signals
 
 TEXT_FIELDS = ("title", "description", "text")
 _TOKEN = re.compile(r"\w+")  # placeholders (_tg_) and emoji tokens (emoji_leaf) stay whole
 _NONZERO_DIGIT = re.compile(r"[1-9]")
+_RUSSIAN_WORD = re.compile("[а-яё]+")
 _CACHE_LIMIT = 500_000
 
 
@@ -48,14 +49,22 @@ def tokenize(normalised: str) -> list[str]:
 
 
 class DocumentPreparer(BaseEstimator, TransformerMixin):
-    """Documents -> a frame with the normalised text (``norm``) and the original (``raw``)."""
+    """Documents -> a frame: normalised text (``norm``), the original (``raw``), and meta signals."""
 
     def fit(self, documents: Any, y: Any = None) -> DocumentPreparer:
         return self
 
     def transform(self, documents: Any) -> pd.DataFrame:
         raw = document_texts(documents)
-        return pd.DataFrame({"norm": [normalize_text(t) for t in raw], "raw": raw})
+        norms, rows = [], []
+        for text in raw:
+            norm, signals = normalize_with_signals(text)
+            norms.append(norm)
+            rows.append(meta_features(norm, text, signals))
+        frame = pd.DataFrame(rows, columns=list(META_FEATURES))
+        frame.insert(0, "raw", raw)
+        frame.insert(0, "norm", norms)
+        return frame
 
 
 class SubwordVectorizer(BaseEstimator, TransformerMixin):
@@ -85,7 +94,9 @@ class SubwordVectorizer(BaseEstimator, TransformerMixin):
         cache = self._stem_cache()
         stem = cache.get(token)
         if stem is None:
-            stem = self._stemmer().stem(token) if self.stem and len(token) > 3 and token[0] != "_" else token
+            # Snowball's Russian stemmer is slow and knows only Russian: other words keep their form
+            russian = self.stem and len(token) > 3 and _RUSSIAN_WORD.fullmatch(token) is not None
+            stem = self._stemmer().stem(token) if russian else token
             cache[token] = stem
         return stem
 
@@ -101,8 +112,10 @@ class SubwordVectorizer(BaseEstimator, TransformerMixin):
             return features
         padded = f"<{token}>"
         low, high = self.ngram_range
-        for n in range(low, high + 1):
-            features.extend(padded[i : i + n] for i in range(max(1, len(padded) - n + 1)))
+        for n in range(low, min(high, len(padded)) + 1):
+            features.extend(padded[i : i + n] for i in range(len(padded) - n + 1))
+        if len(padded) < low:  # a word shorter than every n-gram counts once, whole (as char_wb)
+            features.append(padded)
         return features
 
     def _bigrams(self, tokens: Sequence[str]) -> list[str]:
@@ -129,7 +142,7 @@ class SubwordVectorizer(BaseEstimator, TransformerMixin):
         if self.max_features:
             kept = kept[: self.max_features]
         self.vocabulary_ = {f: i for i, (f, _) in enumerate(sorted(kept))}
-        self._index_cache = {}
+        self._index_cache, self._pairs = {}, None
         return self
 
     def _word_entry(self, token: str) -> tuple[np.ndarray, int, str]:
@@ -143,8 +156,17 @@ class SubwordVectorizer(BaseEstimator, TransformerMixin):
         cache[token] = entry
         return entry
 
+    def _pair_columns(self) -> dict[tuple[str, str], int]:
+        """Bigram columns keyed by (stem, stem): no string formatting per token at transform time."""
+        if getattr(self, "_pairs", None) is None:
+            self._pairs = {
+                tuple(f[2:].split(" ", 1)): i for f, i in self.vocabulary_.items() if f.startswith("b=")
+            }
+        return self._pairs
+
     def transform(self, texts: Iterable[str]) -> sp.csr_matrix:
         vocab = self.vocabulary_
+        pairs = self._pair_columns()
         if getattr(self, "_index_cache", None) is None:
             self._index_cache = {}
         cache = self._index_cache
@@ -159,7 +181,7 @@ class SubwordVectorizer(BaseEstimator, TransformerMixin):
                 parts.append(columns)
                 total += count
                 if previous is not None:
-                    column = vocab.get(f"b={previous} {stem}")
+                    column = pairs.get((previous, stem))
                     if column is not None:
                         bigrams.append(column)
                 previous = stem if self.bigrams else None
@@ -183,69 +205,45 @@ class SubwordVectorizer(BaseEstimator, TransformerMixin):
 
     def __getstate__(self) -> dict[str, Any]:
         # caches are rebuilt on demand; pickling them would bloat the model file
-        return {k: v for k, v in self.__dict__.items() if k not in ("_index_cache", "_stems", "_stemmer_obj")}
+        dropped = ("_index_cache", "_stems", "_stemmer_obj", "_pairs")
+        return {k: v for k, v in self.__dict__.items() if k not in dropped}
 
 
-# Meta signals: what an expert notices besides the words.
+# Meta signals: what an expert notices besides the words. Most are counted by normalisation itself.
 _PRICE = re.compile(r"\d[\d\s.,]*\s?(?:₸|тг|тңг|тенге|теңге|тыс|мың|к\b|usdt|\$|btc|долл)")
 _WEIGHT = re.compile(r"\d[\d.,]*\s?(?:г|гр|грамм|кг|g)\b")
-_DRUG_EMOJI = re.compile(
-    r"emoji_(?:snowflake|leaf|crystal|pill|mushroom|stamp|speed|hash|heroin|spice|cat|honey)"
-)
-_INVISIBLE_RAW = re.compile("[\u00ad\u200b-\u200f\u2060\ufeff]")
-_MIXED_RAW = re.compile(r"[а-яёА-ЯЁ][A-Za-z0-9]|[A-Za-z0-9][а-яёА-ЯЁ]")
-_MATH_LETTERS = re.compile("[\U0001d400-\U0001d7ff]")
-_LETTER = re.compile(r"[^\W\d_]")
 _UPPER = re.compile(r"[A-ZА-ЯЁӘҒҚҢӨҰҮҺІ]")
-_KAZAKH_RAW = re.compile(f"[{''.join(sorted(KAZAKH_LETTERS))}]")
-_SPELLED_RAW = re.compile(r"(?:\b\w[.\-_* ]){3,}\w\b")
+_KAZAKH = re.compile(f"[{''.join(sorted(KAZAKH_LETTERS))}]")
 PLACEHOLDER_NAMES = ("tg", "phone", "url", "wallet", "onion", "card", "email", "whatsapp")
+SIGNAL_NAMES = ("emoji", "drug_emoji", "invisible", "stylised", "spelled", "mixed_script")
 META_FEATURES = (
     *(f"n_{p}" for p in PLACEHOLDER_NAMES),
-    "n_emoji",
-    "n_drug_emoji",
+    *(f"n_{s}" for s in SIGNAL_NAMES),
     "n_prices",
     "n_weights",
     "log_length",
     "kazakh_share",
-    "n_invisible",
-    "n_mixed_script",
-    "n_math_letters",
-    "n_spelled",
     "upper_share",
 )
 
 
-def meta_features(norm: str, raw: str) -> list[float]:
-    """Counts (log-scaled) of contacts, prices, emoji and disguises, and a few shape signals."""
-    counts = [norm.count(f"_{p}_") for p in PLACEHOLDER_NAMES]
-    counts += [
-        norm.count("emoji_"),
-        len(_DRUG_EMOJI.findall(norm)),
-        len(_PRICE.findall(norm)),
-        len(_WEIGHT.findall(norm)),
-    ]
-    head = raw[:3000]
-    letters = len(_LETTER.findall(head)) or 1
+def meta_features(norm: str, raw: str, signals: dict[str, int]) -> list[float]:
+    """Log-scaled counts of contacts, emoji, disguises, prices and weights, and three shape signals."""
+    counts = [signals.get(f"_{p}_", 0) for p in PLACEHOLDER_NAMES]
+    counts += [signals.get(name, 0) for name in SIGNAL_NAMES]
+    counts += [len(_PRICE.findall(norm)), len(_WEIGHT.findall(norm))]
+    head = raw[:2000]
+    letters = len(head) - head.count(" ") or 1
     shape = [
         math.log1p(len(raw)) / 5.0,
-        len(_KAZAKH_RAW.findall(head)) / letters * 10,
-        len(_INVISIBLE_RAW.findall(raw)),
-        len(_MIXED_RAW.findall(raw)),
-        len(_MATH_LETTERS.findall(raw)),
-        len(_SPELLED_RAW.findall(raw)),
+        len(_KAZAKH.findall(head)) / letters * 10,
         len(_UPPER.findall(head)) / letters * 5,
     ]
-    return (
-        [math.log1p(c) for c in counts]
-        + [shape[0], shape[1]]
-        + [math.log1p(c) for c in shape[2:6]]
-        + [shape[6]]
-    )
+    return [math.log1p(c) for c in counts] + shape
 
 
 class MetaFeatures(BaseEstimator, TransformerMixin):
-    """Meta signals as a sparse block; non-negative so that every model type can use them."""
+    """The meta columns of the prepared frame as a sparse block (non-negative, for every model type)."""
 
     def __init__(self, weight: float = 1.0):
         self.weight = weight
@@ -254,10 +252,7 @@ class MetaFeatures(BaseEstimator, TransformerMixin):
         return self
 
     def transform(self, frame: pd.DataFrame) -> sp.csr_matrix:
-        rows = [meta_features(n, r) for n, r in zip(frame["norm"], frame["raw"], strict=True)]
-        return sp.csr_matrix(
-            np.asarray(rows, dtype=np.float64).reshape(len(rows), len(META_FEATURES)) * self.weight
-        )
+        return sp.csr_matrix(frame[list(META_FEATURES)].to_numpy(dtype=np.float64) * self.weight)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         return np.asarray([f"meta={m}" for m in META_FEATURES], dtype=object)

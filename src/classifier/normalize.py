@@ -20,7 +20,7 @@ _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 # Words mixing Cyrillic with Latin/Greek letters or digits: the only ones look-alike repair touches.
 # Matching them directly keeps the common case (plain words) inside the regex engine.
 _CYR = "а-яёәғқңөұүһіїєў"
-_ODD = "a-z0-9α-ω"
+_ODD = "a-z03468α-ω"  # Latin and Greek letters, and the digits that stand for letters
 
 # Lower-case Latin and Greek letters that look like Cyrillic ones (after case folding).
 _LOOKALIKE = str.maketrans(
@@ -146,7 +146,25 @@ EMOJI_TOKENS: dict[str, str] = {
     "🌬": "nose",
     "👃": "nose",
 }
-_EMOJI = re.compile("|".join(re.escape(e) for e in sorted(EMOJI_TOKENS, key=len, reverse=True)))
+# Every key is one code point (variation selectors are dropped separately), so a character class
+# finds them in one pass, where an alternation of literals would try each at every position.
+_EMOJI = re.compile("[" + "".join(re.escape(e) for e in EMOJI_TOKENS) + "]")
+DRUG_EMOJI = frozenset(
+    (
+        "snowflake",
+        "leaf",
+        "crystal",
+        "pill",
+        "mushroom",
+        "stamp",
+        "speed",
+        "hash",
+        "heroin",
+        "spice",
+        "cat",
+        "honey",
+    )
+)
 _OTHER_EMOJI = re.compile("[\U0001f000-\U0001faff\u2600-\u27bf\ufe0f\u200d]")
 
 PLACEHOLDERS = {
@@ -190,13 +208,13 @@ _KAZAKH_WORDS = frozenset(
 _SEGMENT = re.compile(r"[^.!?\n]+")
 
 
-def repair_mixed_words(text: str) -> str:
+def repair_mixed_words(text: str) -> tuple[str, int]:
     """Fix the words where Cyrillic meets Latin, Greek or digits; other words are left as they are.
 
     Boundaries are found by one fast regex scan and widened to whole words in Python: a regex that
     matches whole mixed words directly backtracks on every word of every text.
     """
-    pieces, done = [], 0
+    pieces, done, repaired = [], 0, 0
     for match in _MIXED_BOUNDARY.finditer(text):
         if match.start() < done:
             continue
@@ -205,10 +223,13 @@ def repair_mixed_words(text: str) -> str:
             start -= 1
         while end < len(text) and text[end].isalnum():
             end += 1
-        pieces += [text[done:start], _fix_word(text[start:end])]
+        word = text[start:end]
+        fixed = _fix_word(word)
+        repaired += fixed != word
+        pieces += [text[done:start], fixed]
         done = end
     pieces.append(text[done:])
-    return "".join(pieces)
+    return "".join(pieces), repaired
 
 
 def _fix_word(word: str) -> str:
@@ -249,46 +270,73 @@ _CLUES: dict[str, re.Pattern[str]] = {
     "email": re.compile("@"),
     "url": re.compile(r"http|www\.", re.IGNORECASE),
     "handle": re.compile("@"),
-    "phone": re.compile(r"\d{3}"),
+    "phone": re.compile(r"\d{3}[\s\-)]*\d{3}"),
     "wallet": re.compile(r"[A-Za-z0-9]{25}"),
-    "card": re.compile(r"\d{4}|\*{4}"),
+    "card": re.compile(r"\d{4}[ \-]?\d{4}|\*{4}"),
 }
 _STYLISED_CHARS = re.compile("[ᴀ-ᴢɑɡꜰʙʜɪʟɴʀꜱʏ]")
+_MATH_LETTERS = re.compile("[\U0001d400-\U0001d7ff\uff21-\uff5a]")
+_NON_BMP = re.compile("[\U00010000-\U0010ffff\uff00-\uffef]")
 _EMOJI_RANGE = re.compile("[\u2600-\u27bf\U0001f000-\U0001faff\ufe0f\u200d]")
 _MIXED_BOUNDARY = re.compile(rf"[{_CYR}][{_ODD}]|[{_ODD}][{_CYR}]")
 
 
-def replace_contacts(text: str) -> str:
-    """URLs, Telegram links and handles, phones, e-mails, wallets -> placeholder tokens."""
+def replace_contacts(text: str, counts: dict[str, int] | None = None) -> str:
+    """URLs, Telegram links and handles, phones, e-mails, wallets -> placeholder tokens (counted)."""
     for name, token in PLACEHOLDERS.items():
         if _CLUES[name].search(text):
-            text = PATTERNS[name].sub(token, text)
+            text, found = PATTERNS[name].subn(token, text)
+            if counts is not None and found:
+                key = token.strip()
+                counts[key] = counts.get(key, 0) + found
     return text
 
 
-def emoji_to_tokens(text: str) -> str:
+def emoji_to_tokens(text: str, counts: dict[str, int] | None = None) -> str:
     if not _EMOJI_RANGE.search(text):
         return text
-    text = _EMOJI.sub(lambda m: f" emoji_{EMOJI_TOKENS[m.group()]} ", text)
-    return _OTHER_EMOJI.sub(" ", text)
+
+    def token(match: re.Match[str]) -> str:
+        name = EMOJI_TOKENS[match.group()]
+        if counts is not None:
+            counts["emoji"] = counts.get("emoji", 0) + 1
+            if name in DRUG_EMOJI:
+                counts["drug_emoji"] = counts.get("drug_emoji", 0) + 1
+        return f" emoji_{name} "
+
+    return _OTHER_EMOJI.sub(" ", _EMOJI.sub(token, text))
 
 
 def normalize_text(text: str, placeholders: bool = True) -> str:
     """Text as the model reads it: folded case and Unicode, disguises undone, contacts as tokens."""
+    return normalize_with_signals(text, placeholders)[0]
+
+
+def normalize_with_signals(text: str, placeholders: bool = True) -> tuple[str, dict[str, int]]:
+    """The normalised text, and counts of what normalisation found and undid on the way.
+
+    The counts (contacts by kind, emoji, invisible characters, stylised letters, spelled-out and
+    mixed-script words) are meta features for free: the model learns that disguise itself is a signal.
+    """
+    counts: dict[str, int] = {}
+    styled = len(_MATH_LETTERS.findall(text)) if _NON_BMP.search(text) else 0
     text = unicodedata.normalize("NFKC", text)
     text = unicodedata.normalize("NFKC", text.casefold())
-    text = _COMBINING.sub("", _INVISIBLE.sub("", text))
+    text, invisible = _INVISIBLE.subn("", text)
+    text = _COMBINING.sub("", text)
     if placeholders:
-        text = replace_contacts(text)
-    text = emoji_to_tokens(text)
+        text = replace_contacts(text, counts)
+    text = emoji_to_tokens(text, counts)
     if _STYLISED_CHARS.search(text):
+        styled += len(_STYLISED_CHARS.findall(text))
         text = text.translate(_STYLISED)
     text = " ".join(text.split())
     text, joined = _SPELLED.subn(_join_spelled, text)
     if placeholders and joined:  # joining spelled-out letters can reveal a contact (w.w.w.site)
-        text = replace_contacts(text)
-    text = repair_mixed_words(text)
-    return " ".join(text.split())
+        text = replace_contacts(text, counts)
+    text, mixed = repair_mixed_words(text)
+    counts.update(invisible=invisible, stylised=styled, spelled=joined, mixed_script=mixed)
+    return " ".join(text.split()), counts
 
 
 def kazakh_share(text: str) -> float:

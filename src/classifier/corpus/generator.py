@@ -118,6 +118,8 @@ def make_page(index: int, rng: random.Random, families: FamilyIndex, settings: C
     ctx = PageContext(rng=rng, lang=family.lang)
     text = Renderer(family, ctx).render()
     blocks, title = list(text.blocks), text.title
+    if not label and rng.random() < settings.negative_contact_share:
+        blocks.append(Renderer(family, ctx).expand("{neutral_contact}"))
     kinds: list[str] = []
     if label and rng.random() < settings.obfuscated_share:
         kinds = rng.sample(sorted(KINDS), k=rng.choice([1, 1, 2]))
