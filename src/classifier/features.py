@@ -61,10 +61,9 @@ class DocumentPreparer(BaseEstimator, TransformerMixin):
             norm, signals = normalize_with_signals(text)
             norms.append(norm)
             rows.append(meta_features(norm, text, signals))
-        frame = pd.DataFrame(rows, columns=list(META_FEATURES))
-        frame.insert(0, "raw", raw)
-        frame.insert(0, "norm", norms)
-        return frame
+        meta = np.asarray(rows, dtype=np.float64).reshape(len(rows), len(META_FEATURES))
+        columns = {"norm": norms, "raw": raw} | {name: meta[:, i] for i, name in enumerate(META_FEATURES)}
+        return pd.DataFrame(columns)
 
 
 class SubwordVectorizer(BaseEstimator, TransformerMixin):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from functools import cache
 
 from classifier.contacts import PATTERNS
@@ -205,6 +206,7 @@ _KAZAKH_WORDS = frozenset(
         "сатамыз",
     ]
 )
+_CYRILLIC_WORD = re.compile(r"[\u0400-\u04ff]+")
 _SEGMENT = re.compile(r"[^.!?\n]+")
 
 
@@ -262,17 +264,20 @@ def _join_spelled(match: re.Match[str]) -> str:
 
 
 # A pattern runs only when its cheap clue is in the text: most texts have no e-mail, link or wallet,
-# and scanning for a clue costs a fraction of scanning for the pattern.
-_CLUES: dict[str, re.Pattern[str]] = {
-    "onion": re.compile(r"\.onion"),
-    "telegram": re.compile(r"t\.me|telegram\.|tg:", re.IGNORECASE),
-    "whatsapp": re.compile(r"wa\.me|whatsapp", re.IGNORECASE),
-    "email": re.compile("@"),
-    "url": re.compile(r"http|www\.", re.IGNORECASE),
-    "handle": re.compile("@"),
-    "phone": re.compile(r"\d{3}[\s\-)]*\d{3}"),
-    "wallet": re.compile(r"[A-Za-z0-9]{25}"),
-    "card": re.compile(r"\d{4}[ \-]?\d{4}|\*{4}"),
+# and a substring test (or one short regex) costs a fraction of scanning for the pattern. The text is
+# case-folded by then, so the clues are lower-case.
+_DIGIT_RUN = re.compile(r"\d{3}[\s\-)]*\d{3}")
+_ALNUM_RUN = re.compile(r"[A-Za-z0-9]{25}")
+_CLUES: dict[str, Callable[[str], bool]] = {
+    "onion": lambda t: ".onion" in t,
+    "telegram": lambda t: "t.me" in t or "telegram." in t or "tg:" in t,
+    "whatsapp": lambda t: "wa.me" in t or "whatsapp" in t,
+    "email": lambda t: "@" in t,
+    "url": lambda t: "http" in t or "www." in t,
+    "handle": lambda t: "@" in t,
+    "phone": lambda t: _DIGIT_RUN.search(t) is not None,
+    "wallet": lambda t: _ALNUM_RUN.search(t) is not None,
+    "card": lambda t: "****" in t or _DIGIT_RUN.search(t) is not None,
 }
 _STYLISED_CHARS = re.compile("[ᴀ-ᴢɑɡꜰʙʜɪʟɴʀꜱʏ]")
 _MATH_LETTERS = re.compile("[\U0001d400-\U0001d7ff\uff21-\uff5a]")
@@ -284,7 +289,7 @@ _MIXED_BOUNDARY = re.compile(rf"[{_CYR}][{_ODD}]|[{_ODD}][{_CYR}]")
 def replace_contacts(text: str, counts: dict[str, int] | None = None) -> str:
     """URLs, Telegram links and handles, phones, e-mails, wallets -> placeholder tokens (counted)."""
     for name, token in PLACEHOLDERS.items():
-        if _CLUES[name].search(text):
+        if _CLUES[name](text):
             text, found = PATTERNS[name].subn(token, text)
             if counts is not None and found:
                 key = token.strip()
@@ -340,16 +345,22 @@ def normalize_with_signals(text: str, placeholders: bool = True) -> tuple[str, d
 
 
 def kazakh_share(text: str) -> float:
-    """Share of Cyrillic letters in segments that read as Kazakh (by its own letters or words)."""
-    kk = total = 0
+    """Share of Cyrillic letters in segments that read as Kazakh (by its own letters or words).
+
+    Short segments (price lines, menu items: fewer than four words) are left out when there are
+    sentences to judge by: Kazakh ads list Russian street names, which does not make them Russian.
+    """
+    counted = [(0, 0), (0, 0)]  # (kazakh letters, all letters) for short and for full segments
     for segment in _SEGMENT.findall(text):
-        letters = sum(1 for c in segment if _CYRILLIC.match(c))
+        words = _CYRILLIC_WORD.findall(segment.lower())
+        letters = sum(map(len, words))
         if not letters:
             continue
-        total += letters
-        words = segment.lower().split()
-        if any(c in KAZAKH_LETTERS for c in segment) or any(w in _KAZAKH_WORDS for w in words):
-            kk += letters
+        kazakh = any(c in KAZAKH_LETTERS for c in segment) or any(w in _KAZAKH_WORDS for w in words)
+        full = len(words) >= 4
+        kk, total = counted[full]
+        counted[full] = (kk + letters * kazakh, total + letters)
+    kk, total = counted[1] if counted[1][1] else counted[0]
     return kk / total if total else 0.0
 
 
