@@ -76,7 +76,11 @@ def main() -> None:
             "docs_per_second_one_core": fast["docs_per_second_one_core"] >= 2000,
             "average_precision_gap": slow["average_precision"] - fast["average_precision"] <= 0.005,
         },
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

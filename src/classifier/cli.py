@@ -13,10 +13,9 @@ from typing import Any
 
 from tqdm import tqdm
 
-from classifier.config import DATA_DIR, DEFAULT_PARAMS, INTERIM_DIR, Settings, load_settings
+from classifier.config import DATA_DIR, DEFAULT_PARAMS, EXTRACT_CACHE, Settings, load_settings
 
 log = logging.getLogger("classifier")
-EXTRACT_CACHE = INTERIM_DIR / "extract_cache.sqlite"
 DEMO_DIR = DATA_DIR / "demo"
 
 

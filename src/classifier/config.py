@@ -15,6 +15,7 @@ import yaml
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DATA_DIR = PROJECT_ROOT / "data"
 INTERIM_DIR = DATA_DIR / "interim"
+EXTRACT_CACHE = INTERIM_DIR / "extract_cache.sqlite"
 MODELS_DIR = PROJECT_ROOT / "models"
 DEFAULT_PARAMS = PROJECT_ROOT / "params.yaml"
 SHARED_REAL_DATA = PROJECT_ROOT.parent / "shared" / "data" / "real"

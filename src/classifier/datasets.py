@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from classifier.config import INTERIM_DIR, SHARED_REAL_DATA, Settings
+from classifier.config import EXTRACT_CACHE, SHARED_REAL_DATA, Settings
 from classifier.corpus.generator import generate_corpus
 from classifier.extract import extract_document, extract_documents
 from classifier.ingest import iter_records, record_from_row
@@ -29,7 +29,6 @@ LABEL_COLUMNS = (
     "obfuscations",
     "source",
 )
-EXTRACT_CACHE = INTERIM_DIR / "extract_cache.sqlite"
 
 
 def demo_dataset(demo_dir: Path, settings: Settings, use_cache: bool = True) -> pd.DataFrame:
@@ -38,7 +37,11 @@ def demo_dataset(demo_dir: Path, settings: Settings, use_cache: bool = True) -> 
     if not warc.exists() or not labels_path.exists():
         generate_corpus(demo_dir, settings.corpus)
     records = iter_records([warc], settings.ingest)
-    docs = pd.DataFrame(extract_documents(records, settings.extract, EXTRACT_CACHE if use_cache else None))
+    docs = pd.DataFrame(
+        extract_documents(
+            records, settings.extract, EXTRACT_CACHE if use_cache and settings.extract.cache else None
+        )
+    )
     labels = pd.read_csv(labels_path, dtype={"id": str}, keep_default_na=False)
     labels = labels.rename(columns={"lang": "lang_written", "title": "title_written"})
     frame = docs.merge(labels.drop(columns=["url"]), on="id", how="inner", validate="one_to_one")

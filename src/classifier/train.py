@@ -10,7 +10,7 @@ import random
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -251,7 +251,3 @@ def export_model(
         json.dumps({k: v for k, v in metrics.items() if np.isfinite(v)}, indent=2, sort_keys=True) + "\n"
     )
     return folder
-
-
-def with_overrides(settings: Settings, **train_overrides: Any) -> Settings:
-    return replace(settings, train=replace(settings.train, **train_overrides))
