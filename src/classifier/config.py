@@ -87,7 +87,7 @@ class TrainSettings:
     target_precision: float = 0.95  # the threshold reaches this precision on out-of-fold scores
     real_negatives: str = "auto"  # auto (when ../shared/data/real exists) | always | never
     real_negatives_max: int = 12_000  # dev rows sampled as extra negatives
-    real_negative_weight: float = 0.1  # per-row weight: many short real texts must not drown the corpus
+    real_negative_weight: float = 0.03  # per-row weight: many short real texts must not drown the corpus
     robustness_kinds: tuple[str, ...] = ("separators", "stylised")  # disguises kept out of training
     explain_top_k: int = 5
     error_analysis_n: int = 50
