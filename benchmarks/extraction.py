@@ -9,10 +9,7 @@ trafilatura's single-process pages/s, and 2 jobs give >= 1.7x one job.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import os
-import platform
 import time
 import warnings
 from dataclasses import replace
@@ -27,8 +24,7 @@ from classifier.decoding import decode_html
 from classifier.extract import extract_documents
 from classifier.ingest import iter_records
 from classifier.normalize import normalize_text
-
-RESULTS = Path(__file__).parent / "results" / "extraction.json"
+from results_file import write_results
 
 
 def html_payloads(warc: Path, limit: int) -> list[bytes]:
@@ -96,17 +92,9 @@ def main() -> None:
         "two_jobs_speedup": round(ours_2 / ours_1, 3),
         "targets": {"pipeline_vs_bare": 0.85, "two_jobs_speedup": 1.7},
         "met": {"pipeline_vs_bare": ours_1 / bare >= 0.85, "two_jobs_speedup": ours_2 / ours_1 >= 1.7},
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-        },
         "trafilatura": trafilatura.__version__,
-        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    write_results("extraction", result)
 
 
 if __name__ == "__main__":

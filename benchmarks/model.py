@@ -10,12 +10,8 @@ extraction cached; scoring >= 2,000 docs/s on one core for ~500-character texts,
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import time
 from dataclasses import replace
-from pathlib import Path
 
 import pandas as pd
 from threadpoolctl import threadpool_limits
@@ -24,8 +20,7 @@ from classifier.config import load_settings
 from classifier.evaluate import binary_metrics
 from classifier.model import predict
 from classifier.train import fit_model, load_training_data
-
-RESULTS = Path(__file__).parent / "results" / "model.json"
+from results_file import write_results
 
 
 def scoring_rate(pipeline, texts: list[str], repeats: int = 3) -> float:
@@ -76,16 +71,8 @@ def main() -> None:
             "docs_per_second_one_core": fast["docs_per_second_one_core"] >= 2000,
             "average_precision_gap": slow["average_precision"] - fast["average_precision"] <= 0.005,
         },
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-        },
-        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(summary, indent=2) + "\n")
-    print(json.dumps(summary, indent=2))
+    write_results("model", summary)
 
 
 if __name__ == "__main__":

@@ -18,18 +18,6 @@ from classifier.corpus.generator import generate_corpus
 from classifier.extract import extract_document, extract_documents
 from classifier.ingest import iter_records, record_from_row
 
-LABEL_COLUMNS = (
-    "label",
-    "category",
-    "family",
-    "lang",
-    "layout",
-    "kind",
-    "hard_negative",
-    "obfuscations",
-    "source",
-)
-
 
 def demo_dataset(demo_dir: Path, settings: Settings, use_cache: bool = True) -> pd.DataFrame:
     """The demo corpus as labelled documents; generated first when ``demo_dir`` has none."""

@@ -261,10 +261,6 @@ def _extract_html(html: str, url: str, settings: ExtractSettings) -> dict[str, A
     }
 
 
-def _extract_batch(records: list[Record], settings: ExtractSettings) -> list[dict[str, Any]]:
-    return [extract_document(r, settings) for r in records]
-
-
 def settings_fingerprint(settings: ExtractSettings) -> str:
     """Changes whenever a setting or the extractor changes, so stale cache entries are never read."""
     key = json.dumps(asdict(settings), sort_keys=True) + EXTRACTOR_VERSION + trafilatura.__version__

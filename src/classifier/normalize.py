@@ -377,7 +377,7 @@ _TOKENS = re.compile(r"\b(?:emoji)?_[a-z]+_?\b")
 
 def detect_language(text: str) -> str:
     """``ru``, ``kk``, ``mixed`` or ``other``: Kazakh letters decide; lingua settles the unclear cases."""
-    text = _TOKENS.sub(" ", replace_contacts(text[:5000]))
+    text = _TOKENS.sub(" ", replace_contacts(text[:5000].casefold()))  # contact clues are lower-case
     letters = [c for c in text if c.isalpha()]
     if not letters:
         return "other"
