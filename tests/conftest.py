@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from sklearn.pipeline import Pipeline
+from threadpoolctl import threadpool_limits
 
 from classifier.config import Settings, load_settings
+from classifier.corpus.generator import generate_corpus
+from classifier.datasets import demo_dataset
+from classifier.train import fit_model, split_families
 
 RESOURCES = Path(__file__).parent / "resources"
 
@@ -42,6 +48,46 @@ def write_warc(path: Path, pages: list[tuple[str, bytes, str]], gzip: bool = Tru
                 writer.create_warc_record(url, "response", payload=io.BytesIO(body), http_headers=http)
             )
     return path
+
+
+@pytest.fixture(scope="session")
+def behavioural_settings() -> Settings:
+    """Project settings; no real negatives from ../shared, so the tests depend on the package only."""
+    base = load_settings()
+    return replace(
+        base,
+        extract=replace(base.extract, n_jobs=2),
+        train=replace(base.train, real_negatives="never"),
+    )
+
+
+@pytest.fixture(scope="session")
+def trained_model(tmp_path_factory: pytest.TempPathFactory, behavioural_settings: Settings) -> Pipeline:
+    """A small demo corpus, family split and disguise filter as in ``train``, then ``fit_model``."""
+    settings = behavioural_settings
+    corpus = tmp_path_factory.mktemp("demo-corpus")
+    generate_corpus(corpus, settings.corpus, n=800, seed=3)
+    frame = demo_dataset(corpus, settings, use_cache=False)
+    train, _ = split_families(frame, settings.train.holdout_share, settings.train.seed)
+    # the disguises kept for robustness evaluation stay out of training, as in train.load_training_data
+    kinds = set(settings.train.robustness_kinds)
+    used = train["obfuscations"].fillna("").astype(str).str.split("+")
+    train = train[~used.map(lambda k: bool(set(k) & kinds))].reset_index(drop=True)
+    # one BLAS thread: with two cores, threads fighting over tiny lbfgs steps make fitting ~4x slower
+    with threadpool_limits(limits=1):
+        return fit_model(train, settings)
+
+
+@pytest.fixture(scope="session")
+def exported_model(tmp_path_factory: pytest.TempPathFactory, trained_model: Pipeline) -> Path:
+    """The session's model as an exported folder, the way `classifier score --model models/...` reads it."""
+    from classifier.model import save_model
+
+    folder = tmp_path_factory.mktemp("exported") / "drug-ad-classifier"
+    save_model(trained_model, folder)
+    card = {"name": "drug-ad-classifier", "version": "test-1"}
+    (folder / "model_card.json").write_text(json.dumps(card), encoding="utf-8")
+    return folder
 
 
 @pytest.fixture()

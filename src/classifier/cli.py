@@ -13,10 +13,11 @@ from typing import Any
 
 from tqdm import tqdm
 
-from classifier.config import DATA_DIR, DEFAULT_PARAMS, EXTRACT_CACHE, Settings, load_settings
+from classifier.config import DATA_DIR, DEFAULT_PARAMS, EXTRACT_CACHE, SCORE_RUNS_DIR, Settings, load_settings
 
 log = logging.getLogger("classifier")
 DEMO_DIR = DATA_DIR / "demo"
+PROCESSED_DIR = DATA_DIR / "processed"
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -35,9 +36,11 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
     return 0
 
 
-def _progress(items: Iterator[dict[str, Any]], unit: str = "page") -> Iterator[dict[str, Any]]:
-    """A progress bar on a terminal, nothing in logs and CI."""
-    return tqdm(items, unit=unit, disable=None, smoothing=0.1, mininterval=0.5)
+def _progress(
+    items: Iterator[dict[str, Any]], unit: str = "page", initial: int = 0
+) -> Iterator[dict[str, Any]]:
+    """A progress bar with records/s on a terminal, nothing in logs and CI."""
+    return tqdm(items, unit=unit, disable=None, smoothing=0.1, mininterval=0.5, initial=initial)
 
 
 def run_extraction(inputs: list[str], out: Path, settings: Settings, use_cache: bool) -> dict[str, Any]:
@@ -99,7 +102,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     out_dir = Path(args.out)
-    steps = 2 if args.no_train else 3
+    steps = 2 if args.no_train else 4
     print(f"1/{steps} generating the demo corpus in {out_dir} ...")
     corpus = generate_corpus(out_dir, settings.corpus, n=args.n)
     _print_counts(corpus)
@@ -117,13 +120,32 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
     if args.no_train:
         return 0
+    from dataclasses import asdict
+
+    from classifier.score.engine import score_inputs
     from classifier.train import train
 
     print(f"3/{steps} training on held-out families, logging to MLflow ...")
     result = train(settings, demo_dir=out_dir, params_path=args.params or DEFAULT_PARAMS)
     _print_metrics(result.metrics)
     role = "champion" if result.promoted else "challenger"
-    print(f"done: model version {result.version} is the {role}; evaluation report in {result.report_dir}")
+    print(f"model version {result.version} is the {role}; evaluation report in {result.report_dir}")
+
+    # new reports, not the training pages: another draw from the generator
+    incoming = out_dir / "incoming"
+    print(f"4/{steps} scoring {incoming}/pages.warc.gz (a new batch of reports) with the champion ...")
+    n_incoming = max(50, (args.n or settings.corpus.n_pages) // 4)
+    generate_corpus(incoming, settings.corpus, n=n_incoming, seed=settings.corpus.seed + 1)
+    queue_file = PROCESSED_DIR / "queue.csv"
+    scored = score_inputs(
+        [str(incoming / "pages.warc.gz")],
+        queue_file,
+        settings,
+        use_cache=not args.no_cache,
+        progress=lambda docs, done: _progress(docs, unit="record", initial=done),
+    )
+    print_score_summary(asdict(scored))
+    print(f"done: the ranked queue is in {queue_file}, the cases in {scored.case_store}")
     return 0
 
 
@@ -175,6 +197,62 @@ def cmd_promote(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_score(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from classifier.score.engine import score_inputs
+
+    settings = _settings(args)
+    if args.jobs:
+        settings = _with_jobs(settings, args.jobs)
+    summary = score_inputs(
+        args.inputs,
+        Path(args.out),
+        settings,
+        model_ref=args.model,
+        db_url=args.db,
+        use_cache=not args.no_cache,
+        progress=lambda docs, done: _progress(docs, unit="record", initial=done),
+        runs_dir=Path(args.checkpoints),
+    )
+    print_score_summary(asdict(summary))
+    return 0
+
+
+def print_score_summary(summary: dict[str, Any]) -> None:
+    """The closing summary of a scoring run: counts, errors by reason, drift, and the top cases."""
+    top = summary.pop("top_cases")
+    drift = summary.pop("drift")
+    if summary["resumed_after"]:
+        print(f"resumed a killed run after {summary['resumed_after']} committed records")
+    _print_counts({k: v for k, v in summary.items() if k != "resumed_after"})
+    if drift.get("psi") is not None:
+        flag = "  WARNING: the scores drift from the training distribution" if drift["psi_warning"] else ""
+        print(f"  {'psi':<22} {drift['psi']:.4f}{flag}")
+    print(f"  {'above threshold':<22} {drift.get('share_above_threshold', 0):.1%}")
+    if top:
+        print("top cases:")
+        print(f"  {'rank':>5} {'score':>6} {'priority':>8}  {'category':<12} {'pages':>5}  url")
+        for case in top:
+            print(
+                f"  {case['rank']:>5} {case['score']:>6.3f} {case['priority']:>8.1f}  {case['category']:<12}"
+                f" {case['cluster_size']:>5}  {case['url']}"
+            )
+
+
+def cmd_export_cases(args: argparse.Namespace) -> int:
+    from classifier.queue import CaseStore, write_export
+
+    settings = _settings(args)
+    with CaseStore(args.db or settings.score.db or None) as store:
+        rows = store.export_cases(status=args.status)
+        write_export(rows, Path(args.out))
+        detail = {"status": args.status, "cases": len(rows), "file": str(Path(args.out).resolve())}
+        store.log_audit(args.by, "export", detail=detail)
+    print(f"wrote {len(rows)} {args.status} cases to {args.out}")
+    return 0
+
+
 def _print_counts(summary: dict[str, Any]) -> None:
     for key, value in summary.items():
         if isinstance(value, dict):
@@ -222,6 +300,33 @@ def build_parser() -> argparse.ArgumentParser:
     promote.add_argument("--by", default="cli", help="who decides (recorded on the version)")
     promote.add_argument("--reason", default=None)
     promote.set_defaults(func=cmd_promote)
+
+    score = commands.add_parser("score", help="score inputs into a ranked queue file and the case store")
+    score.add_argument("inputs", nargs="+", help="WARC, HTML files or folders, JSONL, CSV, Parquet")
+    score.add_argument(
+        "--model",
+        default=None,
+        help="MLflow model URI or exported folder (default: params score.model, the champion)",
+    )
+    score.add_argument(
+        "--out", default="data/processed/queue.csv", help="queue file: .csv, .parquet or .jsonl"
+    )
+    score.add_argument("--db", default=None, help="case store URL (default: sqlite:///data/queue.db)")
+    score.add_argument("--jobs", type=int, default=None, help="extraction processes (default: params)")
+    score.add_argument("--no-cache", action="store_true", help="do not read or write the extraction cache")
+    score.add_argument(
+        "--checkpoints",
+        default=str(SCORE_RUNS_DIR),
+        help="where unfinished runs keep their state; the same command resumes from it (default: %(default)s)",
+    )
+    score.set_defaults(func=cmd_score)
+
+    export = commands.add_parser("export-cases", help="export decided cases for the blocking system")
+    export.add_argument("--status", default="confirmed", help="confirmed | rejected | unsure | new")
+    export.add_argument("--out", required=True, help=".csv or .json")
+    export.add_argument("--db", default=None, help="case store URL (default: sqlite:///data/queue.db)")
+    export.add_argument("--by", default="cli", help="who exports (recorded in the audit log)")
+    export.set_defaults(func=cmd_export_cases)
 
     demo = commands.add_parser("demo", help="run the whole job on the demo corpus")
     demo.add_argument("--out", default=str(DEMO_DIR))

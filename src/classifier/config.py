@@ -16,6 +16,8 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DATA_DIR = PROJECT_ROOT / "data"
 INTERIM_DIR = DATA_DIR / "interim"
 EXTRACT_CACHE = INTERIM_DIR / "extract_cache.sqlite"
+SCORE_RUNS_DIR = INTERIM_DIR / "score_runs"  # one checkpoint database per scoring run, for resumption
+QUEUE_DB = DATA_DIR / "queue.db"
 MODELS_DIR = PROJECT_ROOT / "models"
 DEFAULT_PARAMS = PROJECT_ROOT / "params.yaml"
 SHARED_REAL_DATA = PROJECT_ROOT.parent / "shared" / "data" / "real"
@@ -34,6 +36,7 @@ class CorpusSettings:
     obfuscated_share: float = 0.33
     malformed_share: float = 0.08
     negative_contact_share: float = 0.35  # negatives that give a Telegram handle, bot or phone
+    mirror_share: float = 0.08  # positive pages re-posted on 1-3 mirror sites with the same text and contacts
     encoding_shares: dict[str, float] = field(
         default_factory=lambda: {"utf-8": 0.7, "windows-1251": 0.2, "koi8-r": 0.1}
     )
@@ -102,6 +105,38 @@ class EvaluateSettings:
 
 
 @dataclass(frozen=True)
+class ScoreSettings:
+    model: str = "models:/drug-ad-classifier@champion"
+    db: str = ""  # SQLAlchemy URL of the case store; empty: sqlite at data/queue.db
+    chunk_size: int = 512  # documents scored and checkpointed together
+    explain_top_k: int = 5
+    excerpt_chars: int = 400
+    # priority = 100 * score * severity[category] * source_weights[source_kind]
+    #            * (1 + cluster_weight * ln(cluster_size)) * recency, recency = max(min_recency, 0.5 ** (age / half_life))
+    severity: dict[str, float] = field(
+        default_factory=lambda: {"sale": 1.0, "recruitment": 1.0, "propaganda": 0.7, "none": 0.5}
+    )
+    source_weights: dict[str, float] = field(
+        default_factory=lambda: {"telegram": 1.1, "onion": 1.1, "social": 1.0, "classifieds": 1.0, "web": 1.0}
+    )
+    cluster_weight: float = 0.15
+    recency_half_life_days: float = 30.0
+    min_recency: float = 0.5
+    # duplicate grouping
+    shingle_words: int = 3
+    minhash_permutations: int = 128
+    lsh_bands: int = 32
+    similarity_threshold: float = 0.8  # estimated Jaccard of word shingles that makes two pages copies
+    containment_threshold: float = 0.7  # or this share of the shorter text's shingles inside the longer
+    link_contacts: tuple[str, ...] = ("telegram", "wallet", "onion")
+    max_contact_group: int = 200  # a contact on more pages than this is a public one, not a shop's
+    # drift
+    drift_bins: int = 10
+    psi_warning: float = 0.25
+    log_to_mlflow: bool = True
+
+
+@dataclass(frozen=True)
 class Settings:
     corpus: CorpusSettings = field(default_factory=CorpusSettings)
     ingest: IngestSettings = field(default_factory=IngestSettings)
@@ -110,6 +145,7 @@ class Settings:
     model: ModelSettings = field(default_factory=ModelSettings)
     train: TrainSettings = field(default_factory=TrainSettings)
     evaluate: EvaluateSettings = field(default_factory=EvaluateSettings)
+    score: ScoreSettings = field(default_factory=ScoreSettings)
 
 
 SECTIONS: dict[str, type] = {
@@ -120,6 +156,7 @@ SECTIONS: dict[str, type] = {
     "model": ModelSettings,
     "train": TrainSettings,
     "evaluate": EvaluateSettings,
+    "score": ScoreSettings,
 }
 T = TypeVar("T")
 

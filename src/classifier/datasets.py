@@ -20,7 +20,7 @@ from classifier.ingest import iter_records, record_from_row
 
 
 def demo_dataset(demo_dir: Path, settings: Settings, use_cache: bool = True) -> pd.DataFrame:
-    """The demo corpus as labelled documents; generated first when ``demo_dir`` has none."""
+    """The demo corpus as labelled documents, without mirror copies; generated first when ``demo_dir`` has none."""
     warc, labels_path = demo_dir / "pages.warc.gz", demo_dir / "labels.csv"
     if not warc.exists() or not labels_path.exists():
         generate_corpus(demo_dir, settings.corpus)
@@ -35,7 +35,9 @@ def demo_dataset(demo_dir: Path, settings: Settings, use_cache: bool = True) -> 
     frame = docs.merge(labels.drop(columns=["url"]), on="id", how="inner", validate="one_to_one")
     frame["source"] = "demo"
     frame["hard_negative"] = frame["hard_negative"].astype(str).str.lower() == "true"
-    return frame[frame["status"] == "ok"].reset_index(drop=True)
+    # mirrors are copies of another page: learning or measuring on copies would overweight their shops
+    copies = frame["mirror_of"].astype(str).ne("") if "mirror_of" in frame else False
+    return frame[(frame["status"] == "ok") & ~copies].reset_index(drop=True)
 
 
 def labelled_table(path: Path, settings: Settings) -> pd.DataFrame:

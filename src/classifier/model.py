@@ -286,20 +286,41 @@ def explain(pipeline: Pipeline, documents: Any, top_k: int = 5) -> list[list[Evi
     A word's weight sums its own features (stem, character n-grams) times their TF-IDF value and the
     model's coefficient, so an expert reads whole words ("закладки", "меф") rather than n-grams.
     """
+    return predict_and_explain(pipeline, documents, top_k).evidence
+
+
+@dataclass(frozen=True)
+class ExplainedPrediction:
+    prediction: Prediction
+    evidence: list[list[Evidence]]
+    normalised: list[str]  # the text the model read: de-obfuscated, contacts as placeholder tokens
+
+
+def predict_and_explain(
+    pipeline: Pipeline, documents: Any, top_k: int = 5, min_score: float = 0.0
+) -> ExplainedPrediction:
+    """Scores, categories and evidence in one pass over the features (batch scoring needs all three).
+
+    Documents scoring below ``min_score`` get no evidence: nobody reads why a clear negative is one.
+    """
     prepared = pipeline.named_steps["prepare"].transform(documents)
     features = pipeline.named_steps["features"]
     matrix = features.transform(prepared).tocsr()
     head: ScoringHead = pipeline.named_steps["head"]
+    score = head.predict_proba(matrix)[:, 1]
+    category, probability = head.predict_category(matrix)
+    prediction = Prediction(score, (score >= head.threshold_).astype(int), category, probability)
     weights = head.coefficients()
     text_step = features.named_transformers_["text"]
     if not isinstance(text_step, Pipeline):
         raise ValueError("explanations need the sub-word feature set (model.feature_set: subword)")
     vectorizer: SubwordVectorizer = text_step.named_steps["counts"]
     texts = document_texts(documents)
-    return [
-        _explain_one(matrix.getrow(i), weights, vectorizer, norm, raw, top_k)
+    evidence = [
+        _explain_one(matrix.getrow(i), weights, vectorizer, norm, raw, top_k) if score[i] >= min_score else []
         for i, (norm, raw) in enumerate(zip(prepared["norm"], texts, strict=True))
     ]
+    return ExplainedPrediction(prediction, evidence, list(prepared["norm"]))
 
 
 def _explain_one(

@@ -242,6 +242,27 @@ def model_uri(alias: str = CHAMPION, name: str = MODEL_NAME) -> str:
     return f"models:/{name}@{alias}"
 
 
+def resolve_model_uri(uri: str) -> tuple[str, str]:
+    """(registered name, version) behind ``models:/name@alias`` or ``models:/name/3``; ("", uri) otherwise.
+
+    The version is resolved once, when a scoring run starts, so that every row of the run names the
+    model that really scored it even if the alias moves meanwhile.
+    """
+    if not uri.startswith("models:/"):
+        return "", uri
+    reference = uri.removeprefix("models:/")
+    if "@" in reference:
+        name, alias = reference.split("@", 1)
+        version = alias_version(alias, name)
+        if version is None:
+            raise ValueError(
+                f"no model version has the alias {alias!r} in {name!r}: train or promote one first"
+            )
+        return name, version
+    name, _, version = reference.partition("/")
+    return name, version
+
+
 @contextmanager
 def _deserialization_allowed() -> Iterator[None]:
     """Let MLflow unpickle (or un-skops) a model for the duration of one load.

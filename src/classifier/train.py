@@ -135,6 +135,10 @@ def fit_model(train: pd.DataFrame, settings: Settings) -> Pipeline:
     head.threshold_ = choose_threshold(
         train["label"], head.oof_scores_, target_precision=settings.train.target_precision
     )
+    # the training score distribution that scoring runs are compared with (drift): the final model's
+    # scores of the corpus pages, not of the thousands of short real texts that only steady the negatives
+    corpus = train[~train["layout"].eq("real")]
+    head.reference_scores_ = np.round(pipeline.predict_proba(corpus)[:, 1], 4)
     return pipeline
 
 

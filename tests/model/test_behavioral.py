@@ -201,7 +201,6 @@ NEGATIVES_WITH_TELEGRAM = [
         "USDT және BTC теңгеге ең жақсы бағамен айырбастау. Тәулік бойы жұмыс істейміз, комиссиясыз. "
         "Менеджер @exchange_example.",
         id="crypto-exchange-kk",
-        marks=_telegram_shortcut(0.88),
     ),
     pytest.param(
         "Новости Шымкента: на Телеграм-канале @shymkent_news_example публикуем главные события города. "

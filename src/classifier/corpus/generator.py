@@ -3,6 +3,12 @@
 Each page: draw a label, language and category (or hard / ordinary negative), pick a family of that
 cell, render it, maybe disguise it, put it in a layout, encode it (utf-8, windows-1251, koi8-r;
 declared in the HTTP header, a meta tag or not at all) and write it as a WARC response record.
+
+Sellers churn: a blocked shop comes back within days on a new site or channel with the same text, bot
+and wallet. So a share ``mirror_share`` of the positive pages is re-posted as 1-3 *mirrors*, written
+right after the original: the same blocks and contacts on another site, maybe in another layout and
+encoding, sometimes with a marked title or a line about the move, fetched a few days later.
+``labels.csv`` names the original of each mirror in ``mirror_of``.
 """
 
 from __future__ import annotations
@@ -12,17 +18,18 @@ import io
 import json
 import random
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from classifier.config import CorpusSettings
-from classifier.corpus.generators import PageContext, gen_site
+from classifier.corpus.generators import PageContext, gen_site, load_vocab
 from classifier.corpus.layouts import render_page
 from classifier.corpus.obfuscate import KINDS, obfuscate
 from classifier.corpus.templates import Family, Renderer, load_families
@@ -43,6 +50,7 @@ LABEL_COLUMNS = (
     "obfuscations",
     "malformed",
     "title",
+    "mirror_of",  # the id of the original page for a mirror; empty for originals
 )
 _START = datetime(2025, 1, 1, tzinfo=UTC)
 _IMAGE_EVERY = 150  # a crawl also brings back images: ingestion must count and skip them
@@ -57,6 +65,7 @@ class Page:
     encoding: str
     declared: str
     fetched_at: datetime
+    blocks: tuple[str, ...] = ()  # the text blocks as placed in the layout (mirrors re-use them)
 
 
 def _weighted(rng: random.Random, shares: Mapping[str, float]) -> str:
@@ -69,8 +78,10 @@ class FamilyIndex:
 
     def __init__(self, families: tuple[Family, ...]):
         self.cells: dict[tuple[int, str, str], list[Family]] = defaultdict(list)
+        self.by_name: dict[str, Family] = {}
         for fam in families:
             self.cells[(fam.label, self._group(fam), fam.lang)].append(fam)
+            self.by_name[fam.name] = fam
 
     @staticmethod
     def _group(fam: Family) -> str:
@@ -107,8 +118,55 @@ def page_url(layout: str, ctx: PageContext) -> str:
     }[layout]
 
 
-def make_page(index: int, rng: random.Random, families: FamilyIndex, settings: CorpusSettings) -> Page:
-    label = int(rng.random() < settings.positive_share)
+def _site_of(url: str) -> str:
+    """The site a page lives on: the host, or the channel for Telegram previews."""
+    parts = urlsplit(url)
+    if parts.hostname == "t.me":
+        return "t.me/" + parts.path.strip("/").split("/")[-1]
+    return parts.hostname or ""
+
+
+def _dress(
+    rng: random.Random,
+    family: Family,
+    layout: str,
+    url: str,
+    title: str,
+    blocks: list[str],
+    settings: CorpusSettings,
+) -> tuple[str, str, str, bool]:
+    """Encoding, its declaration, malformedness and the HTML of one page."""
+    encoding = _weighted(rng, settings.encoding_shares)
+    declared = _weighted(rng, settings.charset_declared)
+    malformed = rng.random() < settings.malformed_share
+    html = render_page(
+        layout,
+        title=title,
+        blocks=blocks,
+        lang=family.lang,
+        url=url,
+        rng=rng,
+        charset_meta=encoding if declared == "meta" else None,
+        malformed=malformed,
+    )
+    return html, encoding, declared, malformed
+
+
+def make_page(
+    index: int,
+    rng: random.Random,
+    families: FamilyIndex,
+    settings: CorpusSettings,
+    positive_share: float | None = None,
+    taken: set[str] | None = None,
+) -> Page:
+    """One original page; ``positive_share`` overrides the settings'.
+
+    ``taken`` holds the Telegram channels used so far: a channel is one resource, so two unrelated
+    posts never share one (its name gets the page's number instead of a new draw, keeping the stream).
+    """
+    share = settings.positive_share if positive_share is None else positive_share
+    label = int(rng.random() < share)
     lang = _weighted(rng, settings.language_shares)
     if label:
         group = _weighted(rng, settings.category_shares)
@@ -127,19 +185,9 @@ def make_page(index: int, rng: random.Random, families: FamilyIndex, settings: C
         title = obfuscate(title, rng, kinds)
     layout = rng.choice(family.layouts)
     url = page_url(layout, ctx)
-    encoding = _weighted(rng, settings.encoding_shares)
-    declared = _weighted(rng, settings.charset_declared)
-    malformed = rng.random() < settings.malformed_share
-    html = render_page(
-        layout,
-        title=title,
-        blocks=blocks,
-        lang=family.lang,
-        url=url,
-        rng=rng,
-        charset_meta=encoding if declared == "meta" else None,
-        malformed=malformed,
-    )
+    if taken is not None and layout == "telegram" and _site_of(url) in taken:
+        url = url.removesuffix("_example") + f"_{index}_example"
+    html, encoding, declared, malformed = _dress(rng, family, layout, url, title, blocks, settings)
     labels = {
         "url": url,
         "label": label,
@@ -154,9 +202,91 @@ def make_page(index: int, rng: random.Random, families: FamilyIndex, settings: C
         "obfuscations": "+".join(kinds),
         "malformed": malformed,
         "title": title,
+        "mirror_of": "",
     }
     fetched_at = _START + timedelta(minutes=7 * index + rng.randint(0, 6))
-    return Page(url, html, labels, encoding, declared, fetched_at)
+    return Page(url, html, labels, encoding, declared, fetched_at, tuple(blocks))
+
+
+def _mirror_words(key: str, lang: str, rng: random.Random) -> list[str]:
+    pools = load_vocab()["mirror"][key]
+    side = rng.choice(["ru", "kk"]) if lang == "mixed" else ("kk" if lang == "kk" else "ru")
+    return pools[side]
+
+
+def make_mirror(
+    original: Page,
+    family: Family,
+    rng: random.Random,
+    settings: CorpusSettings,
+    after: datetime | None = None,
+    taken: set[str] | None = None,
+) -> Page:
+    """A re-post of ``original`` on another site: its blocks and contacts, fetched 1-4 days after ``after``.
+
+    ``after`` is the fetch time of the shop's previous appearance (default: the original's), so that
+    a chain of mirrors moves forward in time. Another layout of the family half of the time, a fresh
+    encoding and declaration, a title marked as a mirror on a quarter of mirrors and a line about the
+    move on a third. The mirror avoids the original's site and the sites in ``taken`` (the sites the
+    corpus has used so far), and adds its own to ``taken``.
+    """
+    taken = set() if taken is None else taken
+    taken.add(_site_of(original.url))
+    ctx = PageContext(rng=rng, lang=family.lang)
+    layout = original.labels["layout"] if rng.random() < 0.5 else rng.choice(family.layouts)
+    url = page_url(layout, ctx)
+    while _site_of(url) in taken:
+        url = page_url(layout, ctx)
+    taken.add(_site_of(url))
+    title, blocks = original.labels["title"], list(original.blocks)
+    if rng.random() < 0.25:
+        title = rng.choice(_mirror_words("title_marks", family.lang, rng)).replace("{title}", title)
+    if rng.random() < 0.33:
+        note = rng.choice(_mirror_words("notes", family.lang, rng))
+        blocks.insert(0 if rng.random() < 0.6 else len(blocks), note)
+    html, encoding, declared, malformed = _dress(rng, family, layout, url, title, blocks, settings)
+    labels = {
+        **original.labels,
+        "url": url,
+        "layout": layout,
+        "encoding": encoding,
+        "charset_declared": declared,
+        "malformed": malformed,
+        "title": title,
+    }
+    previous = original.fetched_at if after is None else after
+    fetched_at = previous + timedelta(days=rng.randint(1, 4), minutes=rng.randint(0, 1439))
+    return Page(url, html, labels, encoding, declared, fetched_at, tuple(blocks))
+
+
+def iter_pages(
+    settings: CorpusSettings, n: int, seed: int, families: FamilyIndex | None = None
+) -> Iterator[tuple[Page, int | None]]:
+    """``n`` pages in WARC order, each with the position of its original (None for originals).
+
+    Originals come from one random stream and mirrors from another, so the originals are the pages
+    a corpus without mirrors has, in the same order: mirrors add copies, they do not change what the
+    model learns from (training drops them, see ``datasets.demo_dataset``). Positives are therefore a
+    little above ``positive_share`` over all pages.
+    """
+    families = families or FamilyIndex(load_families())
+    rng, mirror_rng = random.Random(seed), random.Random(f"mirrors:{seed}")
+    seen: set[str] = set()  # sites used so far: a mirror always moves to a site not seen before
+    position = 0
+    while position < n:
+        page = make_page(position, rng, families, settings, taken=seen)
+        origin = position
+        seen.add(_site_of(page.url))
+        yield page, None
+        position += 1
+        if not page.labels["label"] or mirror_rng.random() >= settings.mirror_share:
+            continue
+        family, last = families.by_name[page.labels["family"]], page.fetched_at
+        for _ in range(min(mirror_rng.randint(1, 3), n - position)):
+            mirror = make_mirror(page, family, mirror_rng, settings, after=last, taken=seen)
+            yield mirror, origin
+            last = mirror.fetched_at
+            position += 1
 
 
 def _http_headers(page: Page, body: bytes) -> StatusAndHeaders:
@@ -195,21 +325,20 @@ def generate_corpus(
 ) -> dict:
     """Write ``pages.warc.gz``, ``labels.csv`` and ``summary.json`` to ``out_dir``; return the summary."""
     n = settings.n_pages if n is None else n
-    rng = random.Random(settings.seed if seed is None else seed)
-    families = FamilyIndex(load_families())
+    seed = settings.seed if seed is None else seed
     out_dir.mkdir(parents=True, exist_ok=True)
-    rows = []
+    rows: list[dict[str, Any]] = []
     with (out_dir / "pages.warc.gz").open("wb") as stream:
         writer = WARCWriter(stream, gzip=True)
         writer.write_record(
             writer.create_warcinfo_record("pages.warc.gz", {"software": "classifier demo-data"})
         )
-        for index in range(n):
-            page = make_page(index, rng, families, settings)
+        for index, (page, origin) in enumerate(iter_pages(settings, n, seed)):
             body = page.html.encode(page.encoding, errors="xmlcharrefreplace")
             date = page.fetched_at.strftime("%Y-%m-%dT%H:%M:%SZ")
             _write_exchange(writer, page.url, date, body, _http_headers(page, body))
-            rows.append({"id": record_id(page.url, body), **page.labels})
+            mirror_of = "" if origin is None else rows[origin]["id"]
+            rows.append({**page.labels, "id": record_id(page.url, body), "mirror_of": mirror_of})
             if index % _IMAGE_EVERY == _IMAGE_EVERY - 1:
                 image = StatusAndHeaders("200 OK", [("Content-Type", "image/jpeg")], protocol="HTTP/1.1")
                 _write_exchange(writer, page.url.rstrip("/") + "/logo.jpg", date, _TINY_JPEG, image)
@@ -223,7 +352,7 @@ def generate_corpus(
 
 
 def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Counts by label, category, language, layout, encoding, declaration, obfuscation and families."""
+    """Counts by label, category, language, layout, encoding, declaration, obfuscation, mirrors, families."""
 
     def count(key: str, subset: list[dict[str, Any]] | None = None) -> dict[str, int]:
         return dict(sorted(Counter(str(r[key]) for r in (subset or rows)).items()))
@@ -244,5 +373,7 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "obfuscated_positives": sum(1 for r in positives if r["obfuscations"]),
         "obfuscation_kinds": dict(sorted(kinds.items())),
         "malformed": sum(1 for r in rows if r["malformed"]),
+        "mirrors": sum(1 for r in rows if r.get("mirror_of")),  # mirror pages (originals not counted)
+        "mirrored_originals": len({r["mirror_of"] for r in rows if r.get("mirror_of")}),
         "families": len({r["family"] for r in rows}),
     }

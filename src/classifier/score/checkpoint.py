@@ -1,0 +1,161 @@
+"""The state of one scoring run on disk, so that a killed run resumes where it stopped.
+
+Every chunk of scored rows is committed in one SQLite transaction together with its duplicate-grouping
+keys, so after a crash the checkpoint holds exactly the first ``committed()`` input records, each
+once. Ranking, grouping and writing the outputs happen at the end, from this file alone; they can be
+repeated safely. The file also spills what would otherwise grow with the input (rows, keys,
+signatures) out of memory, and SQLite sorts the final queue on disk.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS rows (
+    seq INTEGER PRIMARY KEY,          -- position of the record in the input
+    record_id TEXT NOT NULL,
+    score REAL,
+    category TEXT,
+    source_kind TEXT,
+    fetched_at TEXT,
+    payload TEXT NOT NULL,            -- the rest of the scored row, as JSON
+    cluster_id TEXT,
+    cluster_size INTEGER,
+    priority REAL,
+    cluster_priority REAL
+);
+CREATE TABLE IF NOT EXISTS keys (key TEXT NOT NULL, seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS signatures (seq INTEGER PRIMARY KEY, signature BLOB NOT NULL, size INTEGER);
+"""
+
+
+class Checkpoint:
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.db = sqlite3.connect(path, isolation_level=None)  # explicit transactions only
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a committed chunk survives a kill
+        self.db.executescript(_SCHEMA)
+
+    # -- run identity --------------------------------------------------------------------------
+    def get(self, name: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        return row[0] if row else None
+
+    def put(self, name: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (name, value))
+
+    def committed(self) -> int:
+        """How many input records are scored and stored (always a prefix of the input)."""
+        return int(self.db.execute("SELECT COUNT(*) FROM rows").fetchone()[0])
+
+    # -- scoring -------------------------------------------------------------------------------
+    def add_chunk(
+        self,
+        rows: list[dict[str, Any]],
+        keys: list[tuple[str, int]],
+        signatures: list[tuple[int, np.ndarray, int]],
+    ) -> None:
+        """Store one chunk atomically: all of its rows, keys and signatures, or none of them."""
+        self.db.execute("BEGIN")
+        try:
+            self.db.executemany(
+                "INSERT INTO rows (seq, record_id, score, category, source_kind, fetched_at, payload)"
+                " VALUES (?,?,?,?,?,?,?)",
+                [
+                    (
+                        r["seq"],
+                        r["id"],
+                        r["score"],
+                        r["category"],
+                        r["source_kind"],
+                        r["fetched_at"],
+                        json.dumps(r, ensure_ascii=False, default=str),
+                    )
+                    for r in rows
+                ],
+            )
+            self.db.executemany("INSERT INTO keys VALUES (?, ?)", keys)
+            self.db.executemany(
+                "INSERT INTO signatures VALUES (?, ?, ?)",
+                [(seq, sig.tobytes(), size) for seq, sig, size in signatures],
+            )
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+
+    # -- finishing ----------------------------------------------------------------------------
+    def key_groups(self) -> Iterator[tuple[str, int]]:
+        """(key, seq) sorted by key: candidates for duplicate grouping."""
+        self.db.execute("CREATE INDEX IF NOT EXISTS keys_by_key ON keys (key, seq)")
+        yield from self.db.execute("SELECT key, seq FROM keys ORDER BY key, seq")
+
+    def signatures(self, seqs: list[int]) -> list[np.ndarray]:
+        marks = ",".join("?" * len(seqs))
+        found = dict(self.db.execute(f"SELECT seq, signature FROM signatures WHERE seq IN ({marks})", seqs))
+        return [np.frombuffer(found[s], dtype=np.uint32) for s in seqs]
+
+    def sizes(self, seqs: list[int]) -> list[int]:
+        """Shingle counts of the signatures, for containment."""
+        marks = ",".join("?" * len(seqs))
+        found = dict(self.db.execute(f"SELECT seq, size FROM signatures WHERE seq IN ({marks})", seqs))
+        return [int(found[s] or 0) for s in seqs]
+
+    def scoring_inputs(self) -> Iterator[tuple[int, float | None, str | None, str, str]]:
+        yield from self.db.execute(
+            "SELECT seq, score, category, source_kind, fetched_at FROM rows ORDER BY seq"
+        )
+
+    def record_ids(self) -> Iterator[tuple[int, str]]:
+        yield from self.db.execute("SELECT seq, record_id FROM rows ORDER BY seq")
+
+    def set_ranking(self, values: Iterable[tuple[str, int, float, int]]) -> None:
+        """(cluster_id, cluster_size, priority, seq) for every row, then each cluster's best priority."""
+        self.db.execute("BEGIN")
+        try:
+            self.db.executemany(
+                "UPDATE rows SET cluster_id = ?, cluster_size = ?, priority = ? WHERE seq = ?", values
+            )
+            self.db.execute("CREATE INDEX IF NOT EXISTS rows_by_cluster ON rows (cluster_id, priority)")
+            self.db.execute(
+                "UPDATE rows SET cluster_priority ="
+                " (SELECT MAX(priority) FROM rows AS member WHERE member.cluster_id = rows.cluster_id)"
+            )
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+
+    def ranked(self) -> Iterator[dict[str, Any]]:
+        """Rows in queue order: clusters by their best member, members together, best first."""
+        query = (
+            "SELECT payload, cluster_id, cluster_size, priority FROM rows"
+            " ORDER BY cluster_priority DESC, cluster_id, priority DESC, seq"
+        )
+        for rank, (payload, cluster_id, size, priority) in enumerate(self.db.execute(query), start=1):
+            row = json.loads(payload)
+            row.pop("seq", None)
+            row.update(rank=rank, cluster_id=cluster_id, cluster_size=size, priority=priority)
+            yield row
+
+    def scores(self) -> np.ndarray:
+        values = self.db.execute("SELECT score FROM rows WHERE score IS NOT NULL").fetchall()
+        return np.asarray([v[0] for v in values], dtype=float)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def delete(self) -> None:
+        self.close()
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{self.path}{suffix}").unlink(missing_ok=True)

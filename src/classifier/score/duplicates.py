@@ -1,0 +1,195 @@
+"""Duplicate grouping: copies of one post across channels and mirror domains become one case.
+
+Two records belong together when their normalised texts are near-identical (MinHash of word
+shingles, candidates found by LSH banding and confirmed by the estimated Jaccard similarity or
+containment) or when they share a contact that identifies its owner (Telegram handle or bot, wallet,
+.onion): a news page quoting a shop's bot then sits next to the shop, which is context an expert wants. Keys are plain strings so that the candidate search can run in SQL on a
+checkpoint database of any size: only one group of candidates is in memory at a time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+
+import numpy as np
+
+from classifier.config import ScoreSettings
+
+# Universal hashing modulo the Mersenne prime 2**31 - 1: a, b, x < p keep a * x + b inside uint64,
+# so no product wraps and every permutation is a real one.
+_PRIME = np.uint64((1 << 31) - 1)
+_WORD = re.compile(r"\w+")
+MAX_REPRESENTATIVES = 64  # distinct texts a bucket keeps to compare newcomers with; identical ones are free
+# A repost inside other boilerplate (a forum's user card, a channel's header) has low Jaccard similarity
+# with its source but is almost wholly contained in it; containment is trusted only for texts this long,
+# or a two-line post would be "contained" in every page that quotes it.
+MIN_CONTAINED_SHINGLES = 8
+
+
+class MinHasher:
+    """MinHash signatures of word shingles with fixed, seeded permutations (stable across processes)."""
+
+    def __init__(self, permutations: int = 128, shingle_words: int = 4, seed: int = 1):
+        rng = np.random.default_rng(seed)
+        self.a = rng.integers(1, int(_PRIME), size=permutations, dtype=np.uint64)
+        self.b = rng.integers(0, int(_PRIME), size=permutations, dtype=np.uint64)
+        self.shingle_words = shingle_words
+
+    def shingles(self, normalised: str) -> set[str]:
+        # contacts are placeholder tokens in normalised text, so copies that only change the handle
+        # they advertise stay identical
+        words = _WORD.findall(normalised.lower())
+        k = self.shingle_words
+        if len(words) <= k:
+            return {" ".join(words)} if words else set()
+        return {" ".join(words[i : i + k]) for i in range(len(words) - k + 1)}
+
+    def signature(self, normalised: str) -> np.ndarray | None:
+        """uint32 signature, or None for a text without words (it is nobody's copy)."""
+        sketch = self.sketch(normalised)
+        return sketch[0] if sketch else None
+
+    def sketch(self, normalised: str) -> tuple[np.ndarray, int] | None:
+        """The signature and the number of shingles it summarises (for containment), or None."""
+        shingles = self.shingles(normalised)
+        if not shingles:
+            return None
+        hashes = np.fromiter((zlib.crc32(s.encode()) for s in shingles), dtype=np.uint64, count=len(shingles))
+        permuted = (np.outer(hashes % _PRIME, self.a) + self.b) % _PRIME
+        return permuted.min(axis=0).astype(np.uint32), len(shingles)
+
+
+def band_keys(signature: np.ndarray, bands: int) -> list[str]:
+    """One key per LSH band: records sharing any key are candidate copies."""
+    if not 0 < bands <= len(signature) or len(signature) % bands:
+        raise ValueError(
+            f"score.lsh_bands must divide score.minhash_permutations ({len(signature)}), not {bands}"
+        )
+    rows = len(signature) // bands
+    return [
+        f"b{i}:" + hashlib.blake2b(signature[i * rows : (i + 1) * rows].tobytes(), digest_size=8).hexdigest()
+        for i in range(bands)
+    ]
+
+
+def similarity(first: np.ndarray, second: np.ndarray) -> float:
+    """Estimated Jaccard similarity of the two shingle sets."""
+    return float(np.mean(first == second))
+
+
+def containment(jaccard: np.ndarray, size: int, sizes: np.ndarray) -> np.ndarray:
+    """Share of the smaller shingle set inside the larger, from Jaccard and the set sizes."""
+    shared = jaccard * (size + sizes) / (1 + jaccard)
+    return shared / np.minimum(size, sizes)
+
+
+def contact_keys(contacts: dict[str, list[str]], settings: ScoreSettings) -> list[str]:
+    """Keys for the contacts that identify a seller (configurable: phones are shared fakes in the demo)."""
+    return [
+        f"c:{kind}:{value.lower()}" for kind in settings.link_contacts for value in contacts.get(kind, [])
+    ]
+
+
+class UnionFind:
+    """Connected components over record positions 0..n-1."""
+
+    def __init__(self, n: int):
+        self.parent = np.arange(n, dtype=np.int64)
+
+    def find(self, item: int) -> int:
+        root = item
+        while self.parent[root] != root:
+            root = int(self.parent[root])
+        while self.parent[item] != root:  # path compression
+            self.parent[item], item = root, int(self.parent[item])
+        return root
+
+    def union(self, first: int, second: int) -> None:
+        a, b = self.find(first), self.find(second)
+        if a != b:
+            # the earlier record is the root, so a cluster is named after its first member
+            self.parent[max(a, b)] = min(a, b)
+
+    def roots(self) -> np.ndarray:
+        return np.fromiter(
+            (self.find(i) for i in range(len(self.parent))), dtype=np.int64, count=len(self.parent)
+        )
+
+
+def link(
+    groups: Iterable[tuple[str, list[int]]],
+    signatures: Callable[[list[int]], list[np.ndarray]],
+    n: int,
+    settings: ScoreSettings,
+    sizes: Callable[[list[int]], list[int]] | None = None,
+) -> np.ndarray:
+    """Cluster roots for ``n`` records from groups of records that share a key.
+
+    ``groups`` yields (key, positions) with positions in increasing order; ``signatures(positions)``
+    returns their MinHash signatures, so a bucket of candidates is confirmed without holding every
+    signature in memory; ``sizes(positions)``, when given, their shingle counts, so that a copy
+    wrapped in other boilerplate is recognised by containment.
+    """
+    found = UnionFind(n)
+    for key, members in groups:
+        if len(members) < 2:
+            continue
+        if key.startswith("c:"):
+            if len(members) <= settings.max_contact_group:
+                for other in members[1:]:
+                    found.union(members[0], other)
+            continue
+        counts = sizes(members) if sizes else None
+        _link_bucket(members, signatures(members), counts, found, settings)
+    return found.roots()
+
+
+def _link_bucket(
+    members: list[int],
+    sigs: list[np.ndarray],
+    sizes: list[int] | None,
+    found: UnionFind,
+    settings: ScoreSettings,
+) -> None:
+    """Join each record to every earlier representative it copies (so the result is order-free for
+    chains A~C~B); identical signatures join directly, however many there are."""
+    representatives: list[int] = []
+    rep_sigs: list[np.ndarray] = []
+    rep_sizes: list[int] = []
+    first_with: dict[bytes, int] = {}
+    for position, (member, sig) in enumerate(zip(members, sigs, strict=True)):
+        exact = first_with.setdefault(sig.tobytes(), member)
+        if exact != member:
+            found.union(exact, member)
+            continue
+        size = sizes[position] if sizes else 0
+        if rep_sigs:
+            jaccard = (np.vstack(rep_sigs) == sig).mean(axis=1)
+            similar = jaccard >= settings.similarity_threshold
+            if sizes:
+                others = np.asarray(rep_sizes)
+                long_enough = np.minimum(size, others) >= MIN_CONTAINED_SHINGLES
+                contained = containment(jaccard, size, others) >= settings.containment_threshold
+                similar |= long_enough & contained
+            for index in np.flatnonzero(similar):
+                found.union(representatives[index], member)
+        if len(representatives) < MAX_REPRESENTATIVES:
+            representatives.append(member)
+            rep_sigs.append(sig)
+            rep_sizes.append(size)
+
+
+def grouped(pairs: Iterable[tuple[str, int]]) -> Iterator[tuple[str, list[int]]]:
+    """(key, position) pairs sorted by key -> (key, [positions])."""
+    current, members = None, []
+    for key, position in pairs:
+        if key != current:
+            if current is not None:
+                yield current, members
+            current, members = key, []
+        members.append(position)
+    if current is not None:
+        yield current, members

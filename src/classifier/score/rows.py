@@ -1,0 +1,31 @@
+"""The scored-row contract: one row per input record, in the output file and in the case store."""
+
+from __future__ import annotations
+
+SCORED_FIELDS = (
+    "rank",
+    "id",
+    "url",
+    "domain",
+    "title",
+    "excerpt",
+    "score",
+    "label",
+    "category",
+    "category_probability",
+    "priority",
+    "language",
+    "evidence",
+    "contacts",
+    "cluster_id",
+    "cluster_size",
+    "source_kind",
+    "source",
+    "fetched_at",
+    "model_name",
+    "model_version",
+    "run_id",
+    "scored_at",
+    "status",
+    "error",
+)

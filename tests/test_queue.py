@@ -1,0 +1,476 @@
+"""The case store against real databases: SQLite files, and PostgreSQL when a server is given.
+
+Set ``CLASSIFIER_TEST_POSTGRES_URL=postgresql+psycopg://user:pw@host/db`` to run the PostgreSQL
+variant; each test then works in a schema of its own, dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, make_url, text
+
+from classifier import queue
+from classifier.queue import CaseStore, case_key, write_export
+
+POSTGRES_URL = os.environ.get("CLASSIFIER_TEST_POSTGRES_URL", "")
+
+
+def scored(
+    record_id: str,
+    url: str = "",
+    *,
+    run_id: str = "run-1",
+    score: float | None = 0.9,
+    priority: float = 0.9,
+    status: str = "ok",
+    scored_at: str = "2024-05-01T10:00:00+00:00",
+    cluster_id: str = "",
+    **overrides: Any,
+) -> dict[str, Any]:
+    """A scored row with every field of the scoring contract (score/rows.py SCORED_FIELDS)."""
+    error = status == "error"
+    row = {
+        "rank": 1,
+        "id": record_id,
+        "url": url,
+        "domain": url.split("/")[2] if url.count("/") >= 2 else "",
+        "title": f"title {record_id}",
+        "excerpt": f"excerpt {record_id}",
+        "score": None if error else score,
+        "label": None if error else int((score or 0) >= 0.5),
+        "category": None if error else "sale",
+        "category_probability": None if error else 0.8,
+        "priority": 0.0 if error else priority,
+        "language": "ru",
+        "evidence": [] if error else [{"term": "закладки", "weight": 1.5, "sentence": "Закладки по городу"}],
+        "contacts": {
+            "telegram": ["@shop"],
+            "phone": [],
+            "whatsapp": [],
+            "email": [],
+            "onion": [],
+            "wallet": [],
+            "card": [],
+        },
+        "cluster_id": cluster_id or f"c-{record_id}",
+        "cluster_size": 1,
+        "source_kind": "warc",
+        "source": "crawl.warc.gz:0",
+        "fetched_at": "2024-04-30T08:00:00+00:00",
+        "model_name": "drug-ad-classifier",
+        "model_version": "3",
+        "run_id": run_id,
+        "scored_at": scored_at,
+        "status": status,
+        "error": "extraction failed: empty page" if error else "",
+    }
+    row.update(overrides)
+    return row
+
+
+def test_scored_helper_has_every_contract_field() -> None:
+    from classifier.score.rows import SCORED_FIELDS
+
+    assert set(scored("r")) == set(SCORED_FIELDS)
+
+
+@pytest.fixture()
+def store(tmp_path: Path) -> Iterator[CaseStore]:
+    with CaseStore(f"sqlite:///{tmp_path / 'db' / 'queue.db'}") as store:
+        yield store
+
+
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param(
+            "postgresql",
+            marks=pytest.mark.skipif(
+                not POSTGRES_URL,
+                reason="PostgreSQL variant: set CLASSIFIER_TEST_POSTGRES_URL=postgresql+psycopg://... to run it",
+            ),
+        ),
+    ]
+)
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[CaseStore]:
+    """A store on each supported database; PostgreSQL gets a throw-away schema."""
+    if request.param == "sqlite":
+        with CaseStore(f"sqlite:///{tmp_path / 'queue.db'}") as store:
+            yield store
+        return
+    pytest.importorskip("psycopg", reason="the PostgreSQL variant needs the 'postgres' extra (psycopg)")
+    schema = f"test_queue_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    # libpq's "options" puts every table of this store in the schema: tests never see each other's rows.
+    url = make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        with CaseStore(url.render_as_string(hide_password=False)) as store:
+            yield store
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+# --- case keys ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "key"),
+    [
+        (
+            "HTTPS://WWW.Example.COM:443/Path/?utm_source=tg&q=1&UTM_Medium=x#top",
+            "https://example.com/Path?q=1",
+        ),
+        ("http://example.com:80", "http://example.com/"),
+        ("http://example.com/", "http://example.com/"),
+        ("http://example.com:8080/a/", "http://example.com:8080/a"),
+        ("https://example.com/a?b=2&a=1&fbclid=X", "https://example.com/a?b=2&a=1"),
+        ("https://user:secret@shop.kz/x", "https://shop.kz/x"),
+        ("https://t.me/s/DrugShop", "https://t.me/drugshop"),
+        ("https://T.me/drugshop/", "https://t.me/drugshop"),
+        ("t.me/DRUGSHOP?before=120", "https://t.me/drugshop"),
+        ("https://telegram.me/s/DrugShop/15", "https://t.me/drugshop/15"),
+        ("https://t.me/+AbCdEf123", "https://t.me/+AbCdEf123"),  # invite hashes are case-sensitive
+        ("", "record:rec-1"),
+        ("   ", "record:rec-1"),
+    ],
+)
+def test_case_key_canonicalises_urls(url: str, key: str) -> None:
+    assert case_key(url, "rec-1") == key
+
+
+def test_case_key_keeps_very_long_urls_indexable() -> None:
+    long_a = "https://example.com/" + "я" * 2000
+    key = case_key(long_a, "r")
+    assert len(key.encode()) <= queue.MAX_KEY_BYTES + 100
+    assert key != case_key(long_a + "b", "r")
+    assert key == case_key(long_a + "/", "r")
+
+
+# --- writing ------------------------------------------------------------------------------------------
+
+
+def test_round_trip_creates_cases_scores_and_runs(any_store: CaseStore) -> None:
+    """The core round trip, on every database: run, rows, cases, history, decision, export."""
+    store = any_store
+    store.start_run("run-1", model_name="drug-ad-classifier", model_version="3", inputs={"paths": ["a.warc"]})
+    rows = [
+        scored("r1", "https://shop.kz/a", priority=0.5, cluster_id="k1"),
+        scored("r2", "https://mirror.kz/a", priority=0.7, cluster_id="k1"),
+        scored("r3", "", priority=0.9, title="NUL\x00 in a crawled title"),  # PostgreSQL rejects NUL in text
+        scored("r4", "https://broken.kz/", status="error"),
+    ]
+    assert store.add_scored(rows) == 4
+    store.finish_run("run-1", {"rows": 4, "errors": 1})
+
+    cases = store.cases()
+    assert [c["url"] for c in cases] == ["", "https://mirror.kz/a", "https://shop.kz/a", "https://broken.kz/"]
+    assert cases[0]["case_key"] == "record:r3" and cases[0]["title"] == "NUL in a crawled title"
+    assert cases[1]["evidence"][0]["term"] == "закладки"
+    assert cases[1]["contacts"]["telegram"] == ["@shop"]
+    assert all(c["status"] == "new" and c["report_count"] == 1 for c in cases)
+    assert cases[1]["first_seen"] == "2024-05-01T10:00:00+00:00"
+
+    (run,) = store.runs()
+    assert run["inputs"] == {"paths": ["a.warc"]} and run["summary"] == {"rows": 4, "errors": 1}
+    assert run["finished_at"] is not None
+
+    case = store.case(cases[1]["id"])
+    assert case is not None and [s["record_id"] for s in case["scores"]] == ["r2"]
+    assert case["scores"][0]["scored_at"] == "2024-05-01T10:00:00+00:00"
+    store.record_decision(case["id"], "confirmed", "expert-1", "сайт продаёт")
+    assert store.counts() == {"new": 3, "confirmed": 1, "rejected": 0, "unsure": 0}
+    (exported,) = store.export_cases()
+    assert exported["urls"] == ["https://mirror.kz/a", "https://shop.kz/a"]
+    assert [c["url"] for c in store.cluster("k1")] == ["https://mirror.kz/a", "https://shop.kz/a"]
+    # Idempotent on this database too.
+    assert store.add_scored(rows) == 0
+    assert len(store.cases()) == 4
+
+
+def test_start_run_is_idempotent(store: CaseStore) -> None:
+    store.start_run("run-1", model_name="m", model_version="1", inputs={}, started_at="2024-05-01T10:00:00Z")
+    store.start_run("run-1", model_name="m", model_version="1", inputs={}, started_at="2024-05-02T10:00:00Z")
+    (run,) = store.runs()
+    assert run["started_at"] == "2024-05-01T10:00:00+00:00"  # a resumed run keeps its start
+
+
+def test_rows_of_an_unregistered_run_still_store(store: CaseStore) -> None:
+    assert store.add_scored([scored("r1", "https://a.kz/", run_id="orphan")]) == 1
+    assert [r["run_id"] for r in store.runs()] == ["orphan"]
+
+
+def test_rereporting_updates_the_case_and_keeps_history_first_seen_and_decision(store: CaseStore) -> None:
+    store.add_scored([scored("r1", "https://shop.kz/a", score=0.6, priority=0.6)])
+    (case,) = store.cases()
+    store.record_decision(case["id"], "confirmed", "expert-1")
+
+    later = scored(
+        "r2",
+        "https://www.shop.kz/a/?utm_source=vk",
+        run_id="run-2",
+        score=0.95,
+        priority=0.97,
+        scored_at="2024-06-01T10:00:00+00:00",
+        category="recruitment",
+        cluster_id="k9",
+    )
+    assert store.add_scored([later]) == 1
+
+    (case,) = store.cases()
+    assert case["score"] == 0.95 and case["priority"] == 0.97 and case["category"] == "recruitment"
+    assert case["url"] == "https://www.shop.kz/a/?utm_source=vk" and case["cluster_id"] == "k9"
+    assert case["first_seen"] == "2024-05-01T10:00:00+00:00"
+    assert case["last_seen"] == "2024-06-01T10:00:00+00:00"
+    assert case["report_count"] == 2 and case["last_run_id"] == "run-2"
+    assert case["status"] == "confirmed"
+    detail = store.case(case["id"])
+    assert detail is not None
+    assert [(s["run_id"], s["score"]) for s in detail["scores"]] == [("run-1", 0.6), ("run-2", 0.95)]
+    assert [d["decision"] for d in detail["decisions"]] == ["confirmed"]
+
+
+def test_report_count_counts_distinct_records_not_runs(store: CaseStore) -> None:
+    url = "https://shop.kz/a"
+    store.add_scored([scored("r1", url, run_id="run-1")])
+    store.add_scored([scored("r1", url, run_id="run-2", scored_at="2024-05-02T10:00:00+00:00")])
+    (case,) = store.cases()
+    assert case["report_count"] == 1  # the same record re-scored by a new run
+    detail = store.case(case["id"])
+    assert detail is not None and len(detail["scores"]) == 2
+
+
+def test_add_scored_is_idempotent(store: CaseStore) -> None:
+    rows = [scored(f"r{i}", f"https://site{i % 3}.kz/p{i}") for i in range(10)]
+    assert store.add_scored(rows) == 10
+    before = (store.cases(), store.counts())
+    assert store.add_scored(rows) == 0
+    assert store.add_scored([*rows[5:], scored("r99", "https://new.kz/")]) == 1  # a resumed run
+    cases = store.cases(limit=1000)
+    assert len(cases) == 11
+    assert [c for c in cases if c["url"] != "https://new.kz/"] == before[0]
+    total_scores = sum(len(store.case(c["id"])["scores"]) for c in cases)  # type: ignore[index]
+    assert total_scores == 11
+
+
+def test_error_rows_get_a_case_and_a_score_row(store: CaseStore) -> None:
+    store.add_scored([scored("r1", "https://down.kz/", status="error")])
+    (case,) = store.cases()
+    assert case["score"] is None and case["last_status"] == "error"
+    assert case["last_error"] == "extraction failed: empty page"
+    detail = store.case(case["id"])
+    assert detail is not None
+    assert [(s["status"], s["score"]) for s in detail["scores"]] == [("error", None)]
+
+
+def test_an_error_report_does_not_erase_a_known_score(store: CaseStore) -> None:
+    store.add_scored([scored("r1", "https://shop.kz/", score=0.9, priority=0.9)])
+    store.add_scored(
+        [scored("r2", "https://shop.kz/", status="error", run_id="run-2", scored_at="2024-06-01T00:00:00Z")]
+    )
+    (case,) = store.cases()
+    assert case["score"] == 0.9 and case["priority"] == 0.9
+    assert case["last_status"] == "error" and case["last_run_id"] == "run-2"
+    assert case["last_seen"] == "2024-06-01T00:00:00+00:00" and case["report_count"] == 2
+
+
+def test_an_older_run_resumed_later_does_not_override_newer_values(store: CaseStore) -> None:
+    store.add_scored(
+        [scored("r2", "https://shop.kz/", run_id="new", score=0.8, scored_at="2024-06-01T00:00:00Z")]
+    )
+    store.add_scored(
+        [scored("r1", "https://shop.kz/", run_id="old", score=0.3, scored_at="2024-05-01T00:00:00Z")]
+    )
+    (case,) = store.cases()
+    assert case["score"] == 0.8 and case["last_run_id"] == "new"
+    assert case["first_seen"] == "2024-05-01T00:00:00+00:00" and case["report_count"] == 2
+
+
+def test_two_rows_of_one_case_in_one_batch(store: CaseStore) -> None:
+    rows = [
+        scored("r1", "https://t.me/s/DrugShop", score=0.7, scored_at="2024-05-01T10:00:00Z"),
+        scored("r2", "https://t.me/drugshop", score=0.9, scored_at="2024-05-01T11:00:00Z"),
+        scored("r1", "https://t.me/s/DrugShop", score=0.7),  # the same record twice: stored once
+    ]
+    assert store.add_scored(rows) == 2
+    (case,) = store.cases()
+    assert case["case_key"] == "https://t.me/drugshop"
+    assert case["score"] == 0.9 and case["report_count"] == 2
+    assert case["first_seen"] == "2024-05-01T10:00:00+00:00"
+    # And an existing case reported twice in a later batch.
+    later = [
+        scored("r3", "https://t.me/DrugShop", run_id="run-2", score=0.2, scored_at="2024-06-01T10:00:00Z"),
+        scored("r4", "https://t.me/drugshop/", run_id="run-2", score=0.4, scored_at="2024-06-01T09:00:00Z"),
+    ]
+    assert store.add_scored(later) == 2
+    (case,) = store.cases()
+    assert case["score"] == 0.2 and case["report_count"] == 4
+
+
+def test_of_two_reports_scored_at_the_same_time_the_later_row_wins(store: CaseStore) -> None:
+    rows = [scored("r1", "https://shop.kz/", score=0.4), scored("r2", "https://shop.kz/", score=0.8)]
+    store.add_scored(rows)
+    store.add_scored(
+        [scored("r3", "https://shop.kz/", score=0.6), scored("r4", "https://shop.kz/", score=0.7)]
+    )
+    (case,) = store.cases()
+    assert case["score"] == 0.7 and case["report_count"] == 4
+
+
+def test_rows_without_id_or_run_are_rejected(store: CaseStore) -> None:
+    with pytest.raises(ValueError, match="id and a run_id"):
+        store.add_scored([scored("", "https://a.kz/")])
+
+
+# --- reading ------------------------------------------------------------------------------------------
+
+
+def test_cases_are_ordered_by_priority_with_errors_last(store: CaseStore) -> None:
+    store.add_scored(
+        [
+            scored("err", "https://err.kz/", status="error"),
+            scored("low", "https://low.kz/", score=0.3, priority=0.1),
+            scored("high", "https://high.kz/", score=0.9, priority=0.95),
+            scored("mid", "https://mid.kz/", score=0.6, priority=0.5),
+            scored("none", "https://none.kz/", score=0.6, priority=None),
+        ]
+    )
+    order = [c["title"] for c in store.cases()]
+    assert order == ["title high", "title mid", "title low", "title none", "title err"]
+    assert [c["title"] for c in store.cases(limit=2, offset=1)] == ["title mid", "title low"]
+    high = store.cases()[0]["id"]
+    store.record_decision(high, "rejected", "expert-1")
+    assert [c["title"] for c in store.cases(status="rejected")] == ["title high"]
+    assert len(store.cases(status="new")) == 4
+
+
+def test_unknown_case_reads_as_none(store: CaseStore) -> None:
+    assert store.case(12345) is None
+    assert store.cluster("") == []
+
+
+# --- decisions and audit ------------------------------------------------------------------------------
+
+
+def test_record_decision_sets_status_and_writes_decision_and_audit(store: CaseStore) -> None:
+    store.add_scored([scored("r1", "https://shop.kz/", score=0.87)])
+    (case,) = store.cases()
+    decision = store.record_decision(case["id"], "unsure", "expert-1", "нужна проверка")
+    assert decision["decision"] == "unsure" and decision["score"] == 0.87 and decision["model_version"] == "3"
+    decision = store.record_decision(case["id"], "confirmed", "expert-2")
+
+    detail = store.case(case["id"])
+    assert detail is not None and detail["status"] == "confirmed"
+    assert [(d["decision"], d["expert"]) for d in detail["decisions"]] == [
+        ("unsure", "expert-1"),
+        ("confirmed", "expert-2"),
+    ]
+    store.log_audit("expert-2", "export", detail={"rows": 1})
+    log = store.audit_log()
+    assert [(e["actor"], e["action"], e["case_id"]) for e in log] == [
+        ("expert-2", "export", None),
+        ("expert-2", "decision", case["id"]),
+        ("expert-1", "decision", case["id"]),
+    ]
+    assert log[1]["detail"] == {"decision": "confirmed", "previous_status": "unsure", "comment": ""}
+    assert log[2]["detail"]["comment"] == "нужна проверка"
+    assert len(store.audit_log(limit=1)) == 1
+
+
+def test_bad_decisions_are_refused(store: CaseStore) -> None:
+    store.add_scored([scored("r1", "https://shop.kz/")])
+    (case,) = store.cases()
+    with pytest.raises(ValueError, match="confirmed, rejected, unsure"):
+        store.record_decision(case["id"], "blocked", "expert-1")
+    with pytest.raises(ValueError, match="unknown case"):
+        store.record_decision(999, "confirmed", "expert-1")
+    with pytest.raises(ValueError, match="expert"):
+        store.record_decision(case["id"], "confirmed", " ")
+    assert store.counts()["new"] == 1 and store.audit_log() == []
+
+
+# --- export -------------------------------------------------------------------------------------------
+
+
+@pytest.fixture()
+def exported(store: CaseStore) -> list[dict[str, Any]]:
+    """Three mirrors of one ad (one rejected by an expert), a single site, and an unreviewed case."""
+    store.add_scored(
+        [
+            scored("a", "https://shop.kz/ad", priority=0.9, cluster_id="k1"),
+            scored("b", "https://mirror1.kz/ad", priority=0.8, cluster_id="k1"),
+            scored("c", "https://mirror2.kz/ad", priority=0.7, cluster_id="k1"),
+            scored("d", "https://alone.kz/", priority=0.6, cluster_id="k2"),
+            scored("e", "https://other.kz/", priority=0.5, cluster_id="k3"),
+        ]
+    )
+    ids = {c["url"]: c["id"] for c in store.cases()}
+    store.record_decision(ids["https://shop.kz/ad"], "confirmed", "expert-1")
+    store.record_decision(ids["https://mirror1.kz/ad"], "confirmed", "expert-2")
+    store.record_decision(ids["https://mirror2.kz/ad"], "rejected", "expert-2")
+    store.record_decision(ids["https://alone.kz/"], "unsure", "expert-1")
+    store.record_decision(ids["https://alone.kz/"], "confirmed", "expert-3")
+    return store.export_cases()
+
+
+def test_export_cases_lists_confirmed_cases_with_cluster_urls(exported: list[dict[str, Any]]) -> None:
+    assert [tuple(row) for row in exported] == [queue.EXPORT_FIELDS] * 3
+    shop, mirror, alone = exported
+    assert shop["urls"] == ["https://shop.kz/ad", "https://mirror1.kz/ad"]  # the rejected mirror is left out
+    assert mirror["urls"] == ["https://mirror1.kz/ad", "https://shop.kz/ad"]  # its own URL first
+    assert alone["urls"] == ["https://alone.kz/"]
+    assert alone["decision"] == "confirmed" and alone["expert"] == "expert-3"  # the latest decision
+    assert shop["contacts"]["telegram"] == ["@shop"] and shop["model_version"] == "3"
+    assert shop["domain"] == "shop.kz" and shop["category"] == "sale" and shop["score"] == 0.9
+    assert shop["decided_at"].endswith("+00:00")
+
+
+def test_write_export_csv_and_json(exported: list[dict[str, Any]], tmp_path: Path) -> None:
+    csv_path = write_export(exported, tmp_path / "out" / "blocklist.csv")
+    with csv_path.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert list(rows[0]) == list(queue.EXPORT_FIELDS)
+    assert rows[0]["urls"] == "https://shop.kz/ad https://mirror1.kz/ad"
+    assert json.loads(rows[0]["contacts"])["telegram"] == ["@shop"]
+    assert rows[2]["decision"] == "confirmed" and float(rows[2]["score"]) == 0.9
+
+    json_path = write_export(exported, tmp_path / "blocklist.json")
+    assert json.loads(json_path.read_text(encoding="utf-8")) == exported
+
+    with pytest.raises(ValueError, match=r"\.csv, \.json"):
+        write_export(exported, tmp_path / "blocklist.xlsx")
+
+
+# --- the store itself ---------------------------------------------------------------------------------
+
+
+def test_url_hides_the_password(store: CaseStore) -> None:
+    url = "postgresql+psycopg://police:s3cret@db.local:5432/queue"
+    assert queue.masked_url(url) == "postgresql+psycopg://police:***@db.local:5432/queue"
+    assert store.url.startswith("sqlite:///") and store.url.endswith("queue.db")
+    assert repr(store) == f"CaseStore({store.url!r})"
+
+
+def test_sqlite_store_creates_its_directory_and_enables_wal(tmp_path: Path) -> None:
+    path = tmp_path / "nested" / "dir" / "queue.db"
+    with CaseStore(f"sqlite:///{path}") as store, store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    assert path.exists()
+    with CaseStore(f"sqlite:///{path}") as store:  # reopening an existing store
+        assert store.counts()["new"] == 0
+
+
+def test_the_default_store_is_the_project_queue_db() -> None:
+    assert str(queue.QUEUE_DB).endswith("data/queue.db")
