@@ -474,3 +474,10 @@ def test_sqlite_store_creates_its_directory_and_enables_wal(tmp_path: Path) -> N
 
 def test_the_default_store_is_the_project_queue_db() -> None:
     assert str(queue.QUEUE_DB).endswith("data/queue.db")
+
+
+def test_an_unreachable_database_is_a_clear_error_without_the_password() -> None:
+    # without the optional driver: how to install it; with it: the connection failure (port 1 is closed)
+    with pytest.raises(ValueError, match=r"psycopg is not installed|cannot open the case store") as error:
+        CaseStore("postgresql+psycopg://expert:secret@127.0.0.1:1/cases")
+    assert "secret" not in str(error.value)

@@ -295,3 +295,32 @@ def test_each_run_logs_drift_to_the_scoring_experiment(
     assert sum(metrics[f"hist_{i:02d}"] for i in range(settings.score.drift_bins)) == pytest.approx(1.0)
     assert run.data.tags["psi_warning"] == "true"  # the warning level was set to 0 for this test
     assert {"drift.json", "summary.json", "score_histogram.png"} <= artifacts
+
+
+def test_a_model_that_cannot_score_stops_the_run_with_a_clear_error(
+    corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sklearn.compose import ColumnTransformer
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
+    from classifier.model import save_model
+
+    old = pd.DataFrame({"body": ["меф закладки оператор", "погода в Алматы"] * 5, "label": [1, 0] * 5})
+    stale = Pipeline(
+        [("features", ColumnTransformer([("w", TfidfVectorizer(), "body")])), ("head", LogisticRegression())]
+    )
+    save_model(stale.fit(old, old["label"]), tmp_path / "stale")
+    out = tmp_path / "queue.csv"
+    args = ["score", str(corpus / "pages.warc.gz"), "--model", str(tmp_path / "stale"), "--out", str(out)]
+    args += [
+        "--db",
+        f"sqlite:///{tmp_path / 'queue.db'}",
+        "--checkpoints",
+        str(tmp_path / "runs"),
+        "--no-cache",
+    ]
+    assert main(args) == 2
+    assert "the model fails on every document" in capsys.readouterr().err
+    assert not out.exists()

@@ -214,3 +214,31 @@ def test_real_negatives_loader(tmp_path: Path) -> None:
     assert len(dev) == 6 and set(dev["label"]) == {0}
     assert dev["hard_negative"].sum() == 3 and dev["family"].str.startswith("real:src:").all()
     assert len(real_negatives("test", folder=tmp_path)) == 4
+
+
+def test_an_unusable_champion_gives_way(
+    demo_dir: Path, tmp_path: Path, mlflow_server: str, monkeypatch
+) -> None:
+    """A champion that cannot score today's documents (say, from older code) would fail every scoring run."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
+    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+    tracking.configure(mlflow_server)
+    try:
+        old = pd.DataFrame({"body": ["меф закладки оператор", "погода в Алматы"] * 5, "label": [1, 0] * 5})
+        features = ColumnTransformer([("words", TfidfVectorizer(), "body")])
+        stale = Pipeline([("features", features), ("head", LogisticRegression())]).fit(old, old["label"])
+        with tracking.training_run("training"):
+            version = tracking.log_model(stale, old[["body"]])
+        tracking.set_alias(tracking.CHAMPION, version)
+        say: list[str] = []
+        result = train(small_settings(), export_dir=tmp_path / "export", demo_dir=demo_dir, say=say.append)
+    finally:
+        tracking.configure(tracking.default_tracking_uri())
+    assert result.promoted
+    assert f"champion version {version} is unusable" in result.gate_reason
+    assert any("cannot score with this code" in line for line in say)

@@ -52,6 +52,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import OperationalError
 
 from classifier.config import QUEUE_DB
 
@@ -403,10 +404,16 @@ class CaseStore:
             raise ValueError(f"the case store supports SQLite and PostgreSQL, not {parsed.drivername!r}")
         if self._dialect == "sqlite":
             _make_parent_dir(parsed.database)
-        self.engine: Engine = create_engine(url, json_serializer=_json_dumps)
+        try:
+            self.engine: Engine = create_engine(url, json_serializer=_json_dumps)
+        except ModuleNotFoundError as exc:  # the PostgreSQL driver is an optional extra
+            raise ValueError(f"{exc.name} is not installed: pip install -e '.[postgres]'") from exc
         if self._dialect == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        metadata.create_all(self.engine)
+        try:
+            metadata.create_all(self.engine)
+        except OperationalError as exc:  # unreachable server, bad credentials, unwritable file
+            raise ValueError(f"cannot open the case store {masked_url(url)}: {exc.orig}") from exc
 
     # -- lifecycle --
 

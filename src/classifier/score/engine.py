@@ -45,6 +45,10 @@ WRITE_BATCH = 500
 Progress = Callable[[Iterator[dict[str, Any]], int], Iterator[dict[str, Any]]]
 
 
+class ModelUnusableError(ValueError):
+    """The model cannot score documents at all (a clear error for the command line, exit code 2)."""
+
+
 @dataclass(frozen=True)
 class ScoringModel:
     pipeline: Pipeline
@@ -138,6 +142,13 @@ class ChunkScorer:
                 )
             except Exception as exc:
                 results.append((exc, 0))
+        if len(results) > 1 and all(isinstance(r, Exception) for r, _ in results):
+            # not a hostile page but a model that cannot score at all: stop before the queue fills
+            # with errors; nothing of this chunk is committed, so the run resumes once fixed
+            raise ModelUnusableError(
+                f"the model fails on every document ({results[0][0]!r}); is it from an older version of "
+                "the code? Retrain (classifier train) or pass another --model"
+            )
         return results
 
     def score(
@@ -219,14 +230,17 @@ def rank(checkpoint: Checkpoint, settings: ScoreSettings, now: datetime) -> None
     roots = link(grouped(checkpoint.key_groups()), checkpoint.signatures, n, settings, checkpoint.sizes)
     sizes = np.bincount(roots, minlength=n)
     # a cluster is named after its first member's record id: stable when the run is resumed
-    names = {seq: f"g-{record[:16]}" for seq, record in checkpoint.record_ids() if roots[seq] == seq}
+    # (16 bytes a record, so that memory stays small however long the input)
+    ids = np.empty(n, dtype="S16")
+    for seq, record in checkpoint.record_ids():
+        ids[seq] = record[:16].encode()
 
     def values() -> Iterator[tuple[str, int, float, int]]:
         for seq, score, category, kind, fetched_at in checkpoint.scoring_inputs():
             root = int(roots[seq])
             size = int(sizes[root])
             value = priority(score, category, kind, size, recency(fetched_at, now, settings), settings)
-            yield names[root], size, value, seq
+            yield f"g-{ids[root].decode()}", size, value, seq
 
     checkpoint.set_ranking(values())
 
@@ -310,6 +324,7 @@ def score_inputs(
     if out.suffix.lower() not in (".csv", ".parquet", ".jsonl"):
         raise ValueError(f"{out}: the queue file must end in .csv, .parquet or .jsonl")
     model = load_scoring_model(model_ref or settings.score.model)
+    log.info("model %s v%s loaded in %.1fs", model.name, model.version, time.perf_counter() - started)
     db_url = _plain_db_url(db_url, settings.score)
     checkpoint = Checkpoint(runs_dir / f"{run_key(inputs, out, model, db_url, settings)}.sqlite")
     if checkpoint.get("run_id") is None:
@@ -333,7 +348,9 @@ def score_inputs(
         checkpoint.add_chunk(*scorer.score(chunk, seq))
         seq += len(chunk)
 
+    log.info("scored %d records in %.1fs", seq, time.perf_counter() - started)
     rank(checkpoint, settings.score, datetime.fromisoformat(started_at))
+    log.info("grouped and ranked at %.1fs", time.perf_counter() - started)
     tally = _Tally()
     partial = out.with_name(f".{out.stem}.partial{out.suffix}")
     with CaseStore(db_url) as store, TableWriter(partial, SCORED_FIELDS) as writer:
@@ -354,7 +371,9 @@ def score_inputs(
         os.replace(partial, out)  # the queue file appears whole or not at all
         new_cases = sum(store.counts().values()) - cases_before
         summary = _summary(out, store, run_id, model, done, tally, stats, new_cases)
+        log.info("queue file and case store written at %.1fs", time.perf_counter() - started)
         summary.drift = _drift(checkpoint, model, settings.score, summary, run_id)
+        log.info("drift logged at %.1fs", time.perf_counter() - started)
         summary.seconds = round(time.perf_counter() - started, 2)
         summary.records_per_second = round((summary.records - done) / summary.seconds, 1)
         store.finish_run(run_id, asdict(summary))
