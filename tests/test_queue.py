@@ -318,14 +318,15 @@ def test_two_rows_of_one_case_in_one_batch(store: CaseStore) -> None:
     assert case["score"] == 0.2 and case["report_count"] == 4
 
 
-def test_of_two_reports_scored_at_the_same_time_the_later_row_wins(store: CaseStore) -> None:
-    rows = [scored("r1", "https://shop.kz/", score=0.4), scored("r2", "https://shop.kz/", score=0.8)]
+def test_of_two_reports_in_one_run_the_first_in_queue_order_wins(store: CaseStore) -> None:
+    # a run hands its rows over in queue order: the first report of a resource is its strongest
+    rows = [scored("r1", "https://shop.kz/", score=0.8), scored("r2", "https://shop.kz/", score=0.4)]
     store.add_scored(rows)
     store.add_scored(
-        [scored("r3", "https://shop.kz/", score=0.6), scored("r4", "https://shop.kz/", score=0.7)]
+        [scored("r3", "https://shop.kz/", score=0.3), scored("r4", "https://shop.kz/", score=0.2)]
     )
     (case,) = store.cases()
-    assert case["score"] == 0.7 and case["report_count"] == 4
+    assert case["score"] == 0.8 and case["report_count"] == 4
 
 
 def test_rows_without_id_or_run_are_rejected(store: CaseStore) -> None:

@@ -555,7 +555,7 @@ def test_checkpoint_add_chunk_and_committed(tmp_path: Path) -> None:
     checkpoint.add_chunk(*chunk(range(0, 3)))
     checkpoint.add_chunk(*chunk(range(3, 5)))
     assert checkpoint.committed() == 5
-    assert [seq for seq, _ in checkpoint.record_ids()] == [0, 1, 2, 3, 4]
+    assert [row[0] for row in checkpoint.scoring_inputs()] == [0, 1, 2, 3, 4]
     assert checkpoint.scores().tolist() == pytest.approx([0.5, 0.51, 0.52, 0.53, 0.54])
     assert list(checkpoint.key_groups()) == [("b0:0", 0), ("b0:0", 2), ("b0:0", 4), ("b0:1", 1), ("b0:1", 3)]
     checkpoint.close()
@@ -587,7 +587,7 @@ def test_checkpoint_failed_chunk_leaves_nothing(tmp_path: Path) -> None:
     assert checkpoint.committed() == 5
     checkpoint.close()
     reopened = Checkpoint(tmp_path / "run.db")
-    assert [seq for seq, _ in reopened.record_ids()] == [0, 1, 2, 3, 4]
+    assert [row[0] for row in reopened.scoring_inputs()] == [0, 1, 2, 3, 4]
     reopened.close()
 
 
@@ -595,9 +595,9 @@ def test_checkpoint_meta_survives_reopening(tmp_path: Path) -> None:
     path = tmp_path / "run.db"
     checkpoint = Checkpoint(path)
     assert checkpoint.get("run_id") is None
-    checkpoint.put("run_id", "a1b2c3")
-    checkpoint.put("started_at", "2024-06-01T12:00:00+00:00")
-    checkpoint.put("run_id", "d4e5f6")  # replaced, not duplicated
+    checkpoint.put(run_id="a1b2c3")
+    checkpoint.put(started_at="2024-06-01T12:00:00+00:00")
+    checkpoint.put(run_id="d4e5f6")  # replaced, not duplicated
     checkpoint.close()
     reopened = Checkpoint(path)
     assert reopened.get("run_id") == "d4e5f6"
@@ -654,7 +654,8 @@ def test_checkpoint_ranked_order(tmp_path: Path) -> None:
     assert ranked[-1]["score"] is None
     # ranking again (a resumed run) replaces the order
     checkpoint.set_ranking(iter([(c, s, 100.0 - p, q) for c, s, p, q in ranking]))
-    again = ["rec-006", "rec-005", "rec-001", "rec-004", "rec-000", "rec-003", "rec-002"]
+    # (a row without a score stays last, whatever priority it is given)
+    again = ["rec-005", "rec-001", "rec-004", "rec-000", "rec-003", "rec-002", "rec-006"]
     assert [r["id"] for r in checkpoint.ranked()] == again
     checkpoint.close()
 

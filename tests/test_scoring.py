@@ -57,7 +57,7 @@ def scored(corpus: Path, exported_model: Path, tmp_path_factory: pytest.TempPath
         out_dir / "queue.csv",
         settings,
         model_ref=str(exported_model),
-        db_url=db,
+        store=CaseStore(db),
         use_cache=False,
         runs_dir=out_dir / "runs",
     )
@@ -159,14 +159,16 @@ def test_case_store_holds_one_case_per_resource_and_rescoring_adds_no_cases(
     with CaseStore(scored["db"]) as store:
         first = sum(store.counts().values())
         runs_before = len(store.runs())
-    assert first == queue["url"].replace("", None).nunique() + queue["url"].isna().sum()
+    # one case per URL; the two broken JSONL lines have no URL and make no case (they stay in the file)
+    assert first == queue["url"].dropna().nunique()
+    assert queue["url"].isna().sum() == 2
     assert scored["summary"].new_cases == first
     again = score_inputs(
         scored["inputs"],
         scored["out_dir"] / "again.csv",
         scored["settings"],
         model_ref=str(exported_model),
-        db_url=scored["db"],
+        store=CaseStore(scored["db"]),
         use_cache=False,
         runs_dir=scored["out_dir"] / "runs",
     )
@@ -214,7 +216,7 @@ def test_same_pages_as_warc_html_folder_and_jsonl_score_the_same(
             out,
             scoring_settings(settings),
             model_ref=str(exported_model),
-            db_url=f"sqlite:///{tmp_path / 'queue.db'}",
+            store=CaseStore(f"sqlite:///{tmp_path / 'queue.db'}"),
             use_cache=False,
             runs_dir=tmp_path / "runs",
         )
@@ -276,7 +278,7 @@ def test_each_run_logs_drift_to_the_scoring_experiment(
             tmp_path / "queue.parquet",
             settings,
             model_ref=str(exported_model),
-            db_url=f"sqlite:///{tmp_path / 'queue.db'}",
+            store=CaseStore(f"sqlite:///{tmp_path / 'queue.db'}"),
             use_cache=False,
             runs_dir=tmp_path / "runs",
         )

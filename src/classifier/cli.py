@@ -122,6 +122,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return 0
     from dataclasses import asdict
 
+    from classifier.queue import CaseStore
     from classifier.score.engine import score_inputs
     from classifier.train import train
 
@@ -137,13 +138,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     n_incoming = max(50, (args.n or settings.corpus.n_pages) // 4)
     generate_corpus(incoming, settings.corpus, n=n_incoming, seed=settings.corpus.seed + 1)
     queue_file = PROCESSED_DIR / "queue.csv"
-    scored = score_inputs(
-        [str(incoming / "pages.warc.gz")],
-        queue_file,
-        settings,
-        use_cache=not args.no_cache,
-        progress=lambda docs, done: _progress(docs, unit="record", initial=done),
-    )
+    with CaseStore(settings.score.db or None) as store:
+        scored = score_inputs(
+            [str(incoming / "pages.warc.gz")],
+            queue_file,
+            settings,
+            store,
+            use_cache=not args.no_cache,
+            progress=lambda docs, done: _progress(docs, unit="record", initial=done),
+        )
     print_score_summary(asdict(scored))
     print(f"done: the ranked queue is in {queue_file}, the cases in {scored.case_store}")
     return 0
@@ -200,21 +203,23 @@ def cmd_promote(args: argparse.Namespace) -> int:
 def cmd_score(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
+    from classifier.queue import CaseStore
     from classifier.score.engine import score_inputs
 
     settings = _settings(args)
     if args.jobs:
         settings = _with_jobs(settings, args.jobs)
-    summary = score_inputs(
-        args.inputs,
-        Path(args.out),
-        settings,
-        model_ref=args.model,
-        db_url=args.db,
-        use_cache=not args.no_cache,
-        progress=lambda docs, done: _progress(docs, unit="record", initial=done),
-        runs_dir=Path(args.checkpoints),
-    )
+    with CaseStore(args.db or settings.score.db or None) as store:
+        summary = score_inputs(
+            args.inputs,
+            Path(args.out),
+            settings,
+            store,
+            model_ref=args.model,
+            use_cache=not args.no_cache,
+            progress=lambda docs, done: _progress(docs, unit="record", initial=done),
+            runs_dir=Path(args.checkpoints),
+        )
     print_score_summary(asdict(summary))
     return 0
 

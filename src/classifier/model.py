@@ -259,8 +259,10 @@ class Prediction:
 
 def predict(pipeline: Pipeline, documents: Any) -> Prediction:
     """Calibrated score, label at the model's threshold, and category, in one pass over the features."""
-    features = pipeline[:-1].transform(documents)
-    head: ScoringHead = pipeline[-1]
+    return _prediction(pipeline[-1], pipeline[:-1].transform(documents))
+
+
+def _prediction(head: ScoringHead, features: Any) -> Prediction:
     score = head.predict_proba(features)[:, 1]
     category, probability = head.predict_category(features)
     return Prediction(score, (score >= head.threshold_).astype(int), category, probability)
@@ -307,9 +309,8 @@ def predict_and_explain(
     features = pipeline.named_steps["features"]
     matrix = features.transform(prepared).tocsr()
     head: ScoringHead = pipeline.named_steps["head"]
-    score = head.predict_proba(matrix)[:, 1]
-    category, probability = head.predict_category(matrix)
-    prediction = Prediction(score, (score >= head.threshold_).astype(int), category, probability)
+    prediction = _prediction(head, matrix)
+    score = prediction.score
     weights = head.coefficients()
     text_step = features.named_transformers_["text"]
     if not isinstance(text_step, Pipeline):

@@ -561,7 +561,8 @@ class CaseStore:
         c = cases_table.c
         found = {}
         for chunk in _chunks(keys):
-            stmt = select(c.id, c.case_key, c.first_seen, c.last_seen, c.score).where(c.case_key.in_(chunk))
+            columns = (c.id, c.case_key, c.first_seen, c.last_seen, c.score, c.last_run_id)
+            stmt = select(*columns).where(c.case_key.in_(chunk))
             found.update({row.case_key: dict(row._mapping) for row in conn.execute(stmt)})
         return found
 
@@ -773,8 +774,9 @@ class CaseStore:
 
 
 def _latest(reports: Sequence[_Report]) -> _Report:
-    """The most recent report by ``scored_at``; of equal times the later in the batch (the newer row)."""
-    return max(reversed(reports), key=lambda r: r.scored_at)
+    """The most recent report by ``scored_at``; of equal times (one run) the first: a run's rows arrive in
+    queue order, so that is the run's strongest report of the resource."""
+    return max(reports, key=lambda r: r.scored_at)
 
 
 def _latest_ok(reports: Sequence[_Report]) -> _Report | None:
@@ -799,6 +801,8 @@ def _case_update(case: Mapping[str, Any], group: list[_Report]) -> dict[str, Any
     }
     if latest.scored_at < last_seen:  # an older run resumed after a newer one: it only adds history
         return values
+    if latest.scored_at == last_seen and case["last_run_id"] == latest.run_id:
+        return values  # an earlier batch of this run already gave the case its strongest report
     values.update(latest.last())
     content = _latest_ok(group)
     if content is None and case["score"] is None:  # never scored: the error report is all there is

@@ -172,20 +172,27 @@ def gate(settings: Settings) -> GateRule:
 
 
 def champion_metrics(
-    data: TrainingData, settings: Settings
+    data: TrainingData, settings: Settings, say: Say
 ) -> tuple[str | None, dict[str, float] | None, str]:
     """The current champion re-assessed on this run's evaluation data, so the comparison is fair.
 
-    Returns (version, metrics, problem). A champion that cannot be loaded or cannot score this data
-    with this code is unusable (scoring would fail on every page), so it has no metrics to defend.
+    Returns (version, metrics, problem). A champion that cannot be loaded (the store may be briefly
+    unreachable) is compared through its logged metrics; one that loads but cannot score this data with
+    this code is unusable (every scoring run would fail), so it has no metrics to defend.
     """
     version = tracking.alias_version(tracking.CHAMPION)
     if version is None:
         return None, None, ""
     try:
         champion = tracking.load_model(tracking.model_uri(tracking.CHAMPION))
+    except Exception as exc:
+        say(
+            f"warning: champion version {version} could not be loaded ({exc}); comparing with its logged metrics"
+        )
+        return version, tracking.version_metrics(version), ""
+    try:
         return version, assess(champion, data.holdout, settings, data.real_test).metrics, ""
-    except Exception as exc:  # any failure means the champion cannot serve
+    except Exception as exc:  # any failure to score means the champion cannot serve
         return version, None, f"{type(exc).__name__}: {str(exc)[:200]}"
 
 
@@ -218,7 +225,7 @@ def train(
         tracking.log_dict(manifest, "data_manifest.json")
         version = tracking.log_model(pipeline, training.holdout[["title", "description", "text"]].head(5))
     tracking.set_alias(tracking.CHALLENGER, version)
-    champion_version, champion, problem = champion_metrics(training, settings)
+    champion_version, champion, problem = champion_metrics(training, settings, say)
     promoted, reason = passes_gate(metrics, champion, gate(settings))
     if problem:
         say(f"warning: champion version {champion_version} cannot score with this code ({problem})")

@@ -157,16 +157,14 @@ def make_page(
     rng: random.Random,
     families: FamilyIndex,
     settings: CorpusSettings,
-    positive_share: float | None = None,
     taken: set[str] | None = None,
 ) -> Page:
-    """One original page; ``positive_share`` overrides the settings'.
+    """One original page.
 
     ``taken`` holds the Telegram channels used so far: a channel is one resource, so two unrelated
     posts never share one (its name gets the page's number instead of a new draw, keeping the stream).
     """
-    share = settings.positive_share if positive_share is None else positive_share
-    label = int(rng.random() < share)
+    label = int(rng.random() < settings.positive_share)
     lang = _weighted(rng, settings.language_shares)
     if label:
         group = _weighted(rng, settings.category_shares)

@@ -37,6 +37,9 @@ CREATE TABLE IF NOT EXISTS signatures (seq INTEGER PRIMARY KEY, signature BLOB N
 """
 
 
+_IN_LIMIT = 30_000
+
+
 class Checkpoint:
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -51,8 +54,11 @@ class Checkpoint:
         row = self.db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
         return row[0] if row else None
 
-    def put(self, name: str, value: str) -> None:
-        self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (name, value))
+    def put(self, **values: str) -> None:
+        """Set meta values together: a kill never leaves half of them written."""
+        self.db.execute("BEGIN")
+        self.db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", values.items())
+        self.db.execute("COMMIT")
 
     def committed(self) -> int:
         """How many input records are scored and stored (always a prefix of the input)."""
@@ -100,24 +106,28 @@ class Checkpoint:
         self.db.execute("CREATE INDEX IF NOT EXISTS keys_by_key ON keys (key, seq)")
         yield from self.db.execute("SELECT key, seq FROM keys ORDER BY key, seq")
 
+    def _by_seq(self, column: str, seqs: list[int]) -> dict[int, Any]:
+        found: dict[int, Any] = {}
+        for start in range(0, len(seqs), _IN_LIMIT):  # SQLite allows 32,766 parameters a statement
+            part = seqs[start : start + _IN_LIMIT]
+            marks = ",".join("?" * len(part))
+            found.update(
+                self.db.execute(f"SELECT seq, {column} FROM signatures WHERE seq IN ({marks})", part)
+            )
+        return found
+
     def signatures(self, seqs: list[int]) -> list[np.ndarray]:
-        marks = ",".join("?" * len(seqs))
-        found = dict(self.db.execute(f"SELECT seq, signature FROM signatures WHERE seq IN ({marks})", seqs))
+        found = self._by_seq("signature", seqs)
         return [np.frombuffer(found[s], dtype=np.uint32) for s in seqs]
 
     def sizes(self, seqs: list[int]) -> list[int]:
         """Shingle counts of the signatures, for containment."""
-        marks = ",".join("?" * len(seqs))
-        found = dict(self.db.execute(f"SELECT seq, size FROM signatures WHERE seq IN ({marks})", seqs))
+        found = self._by_seq("size", seqs)
         return [int(found[s] or 0) for s in seqs]
 
-    def scoring_inputs(self) -> Iterator[tuple[int, float | None, str | None, str, str]]:
-        yield from self.db.execute(
-            "SELECT seq, score, category, source_kind, fetched_at FROM rows ORDER BY seq"
-        )
-
-    def record_ids(self) -> Iterator[tuple[int, str]]:
-        yield from self.db.execute("SELECT seq, record_id FROM rows ORDER BY seq")
+    def scoring_inputs(self) -> Iterator[tuple[int, str, float | None, str | None, str, str]]:
+        query = "SELECT seq, record_id, score, category, source_kind, fetched_at FROM rows ORDER BY seq"
+        yield from self.db.execute(query)
 
     def set_ranking(self, values: Iterable[tuple[str, int, float, int]]) -> None:
         """(cluster_id, cluster_size, priority, seq) for every row, then each cluster's best priority."""
@@ -137,10 +147,11 @@ class Checkpoint:
             raise
 
     def ranked(self) -> Iterator[dict[str, Any]]:
-        """Rows in queue order: clusters by their best member, members together, best first."""
+        """Rows in queue order: clusters by their best member, members together, best first; rows
+        without a score (errors) last."""
         query = (
             "SELECT payload, cluster_id, cluster_size, priority FROM rows"
-            " ORDER BY cluster_priority DESC, cluster_id, priority DESC, seq"
+            " ORDER BY score IS NULL, cluster_priority DESC, cluster_id, priority DESC, seq"
         )
         for rank, (payload, cluster_id, size, priority) in enumerate(self.db.execute(query), start=1):
             row = json.loads(payload)

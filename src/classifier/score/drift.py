@@ -1,7 +1,8 @@
 """Drift: does this batch look like what the model was trained on?
 
 The population stability index compares the run's score histogram with the training score
-distribution (out-of-fold scores stored on the model). PSI < 0.1 is usually read as stable,
+distribution: the final model's scores of its training pages (``reference_scores_``, stored on the
+model's head by ``train.fit_model``; older models fall back to their out-of-fold scores). PSI < 0.1 is usually read as stable,
 0.1-0.25 as a moderate shift and > 0.25 as a shift worth a look (the warning level is in params).
 """
 
@@ -109,9 +110,7 @@ def plot_histogram(report: dict, path: Path) -> Path:
     figure, axes = plt.subplots(figsize=(6, 3.5))
     axes.bar(centres - width / 4, report["histogram"], width / 2, label="this run")
     if "reference_histogram" in report:
-        axes.bar(
-            centres + width / 4, report["reference_histogram"], width / 2, label="training (out-of-fold)"
-        )
+        axes.bar(centres + width / 4, report["reference_histogram"], width / 2, label="training pages")
     psi = report["psi"]
     axes.set(
         xlabel="score",

@@ -21,13 +21,13 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from classifier.config import EXTRACT_CACHE, QUEUE_DB, SCORE_RUNS_DIR, ScoreSettings, Settings
+from classifier.config import EXTRACT_CACHE, SCORE_RUNS_DIR, ScoreSettings, Settings
 from classifier.extract import extract_documents
 from classifier.features import TEXT_FIELDS
 from classifier.ingest import IngestStats, iter_records
@@ -97,6 +97,19 @@ def _input_fingerprint(inputs: list[str]) -> list[Any]:
             stat = file.stat() if file.exists() else None
             found.append([str(file), stat.st_size if stat else None, stat.st_mtime_ns if stat else None])
     return found
+
+
+# settings that change how fast or where a run works, not what its rows say: a run resumed with another
+# --jobs or chunk size is the same run
+_NOT_IN_ROWS = {"extract": ("n_jobs", "batch_size", "cache"), "score": ("chunk_size", "log_to_mlflow", "db")}
+
+
+def _row_settings(settings: Settings) -> dict[str, Any]:
+    sections = {name: asdict(getattr(settings, name)) for name in ("ingest", "extract", "normalize", "score")}
+    for name, keys in _NOT_IN_ROWS.items():
+        for key in keys:
+            sections[name].pop(key)
+    return sections
 
 
 def run_key(inputs: list[str], out: Path, model: ScoringModel, db_url: str, settings: Settings) -> str:
@@ -229,18 +242,22 @@ def rank(checkpoint: Checkpoint, settings: ScoreSettings, now: datetime) -> None
     n = checkpoint.committed()
     roots = link(grouped(checkpoint.key_groups()), checkpoint.signatures, n, settings, checkpoint.sizes)
     sizes = np.bincount(roots, minlength=n)
-    # a cluster is named after its first member's record id: stable when the run is resumed
-    # (16 bytes a record, so that memory stays small however long the input)
-    ids = np.empty(n, dtype="S16")
-    for seq, record in checkpoint.record_ids():
-        ids[seq] = record[:16].encode()
+    # a cluster is named after its first member (its root: the smallest position, so met first below),
+    # which keeps the name when the run is resumed; only clusters with several members are remembered
+    names: dict[int, str] = {}
 
     def values() -> Iterator[tuple[str, int, float, int]]:
-        for seq, score, category, kind, fetched_at in checkpoint.scoring_inputs():
+        for seq, record_id, score, category, kind, fetched_at in checkpoint.scoring_inputs():
             root = int(roots[seq])
             size = int(sizes[root])
+            if root == seq:
+                name = "g-" + hashlib.sha1(record_id.encode()).hexdigest()[:16]
+                if size > 1:
+                    names[root] = name
+            else:
+                name = names[root]
             value = priority(score, category, kind, size, recency(fetched_at, now, settings), settings)
-            yield f"g-{ids[root].decode()}", size, value, seq
+            yield name, size, value, seq
 
     checkpoint.set_ranking(values())
 
@@ -302,34 +319,40 @@ def _reason(error: str) -> str:
     return head.split(" on line")[0].split(" after offset")[0].strip() or "unknown"
 
 
-def _plain_db_url(db_url: str | None, settings: ScoreSettings) -> str:
-    return db_url or settings.db or f"sqlite:///{QUEUE_DB}"
+class CaseSink(Protocol):
+    """Where ranked rows go after the queue file: the case store (``queue.CaseStore``), handed in by
+    the caller so that scoring does not depend on the stage after it."""
+
+    url: str
+
+    def start_run(
+        self, run_id: str, *, model_name: str, model_version: str, inputs: Any, started_at: Any
+    ) -> None: ...
+    def add_scored(self, rows: Iterable[dict[str, Any]]) -> int: ...
+    def finish_run(self, run_id: str, summary: dict[str, Any]) -> None: ...
+    def counts(self) -> dict[str, int]: ...
 
 
 def score_inputs(
     inputs: list[str],
     out: Path,
     settings: Settings,
+    store: CaseSink,
     *,
     model_ref: str | None = None,
-    db_url: str | None = None,
     use_cache: bool = True,
     progress: Progress | None = None,
     runs_dir: Path = SCORE_RUNS_DIR,
 ) -> ScoreSummary:
-    """Score ``inputs`` into the ranked file ``out`` and the case store; resume a killed run of the same command."""
-    from classifier.queue import CaseStore
-
+    """Score ``inputs`` into the ranked file ``out`` and ``store``; resume a killed run of the same command."""
     started = time.perf_counter()
     if out.suffix.lower() not in (".csv", ".parquet", ".jsonl"):
         raise ValueError(f"{out}: the queue file must end in .csv, .parquet or .jsonl")
     model = load_scoring_model(model_ref or settings.score.model)
     log.info("model %s v%s loaded in %.1fs", model.name, model.version, time.perf_counter() - started)
-    db_url = _plain_db_url(db_url, settings.score)
-    checkpoint = Checkpoint(runs_dir / f"{run_key(inputs, out, model, db_url, settings)}.sqlite")
+    checkpoint = Checkpoint(runs_dir / f"{run_key(inputs, out, model, store.url, settings)}.sqlite")
     if checkpoint.get("run_id") is None:
-        checkpoint.put("run_id", uuid.uuid4().hex)
-        checkpoint.put("started_at", datetime.now(UTC).isoformat(timespec="seconds"))
+        checkpoint.put(run_id=uuid.uuid4().hex, started_at=datetime.now(UTC).isoformat(timespec="seconds"))
     run_id, started_at = checkpoint.get("run_id"), checkpoint.get("started_at")
     done = checkpoint.committed()
     if done:
@@ -353,7 +376,7 @@ def score_inputs(
     log.info("grouped and ranked at %.1fs", time.perf_counter() - started)
     tally = _Tally()
     partial = out.with_name(f".{out.stem}.partial{out.suffix}")
-    with CaseStore(db_url) as store, TableWriter(partial, SCORED_FIELDS) as writer:
+    with TableWriter(partial, SCORED_FIELDS) as writer:
         store.start_run(
             run_id,
             model_name=model.name,
@@ -364,7 +387,8 @@ def score_inputs(
         cases_before = sum(store.counts().values())
         for batch in _chunks(checkpoint.ranked(), WRITE_BATCH):
             writer.write(batch)
-            store.add_scored(batch)
+            # a record with neither a URL nor content is nobody's case: it stays in the file and the summary
+            store.add_scored([row for row in batch if row["url"] or row["status"] == "ok"])
             for row in batch:
                 tally.add(row)
         writer.close()
@@ -383,7 +407,7 @@ def score_inputs(
 
 def _summary(
     out: Path,
-    store: Any,
+    store: CaseSink,
     run_id: str,
     model: ScoringModel,
     done: int,
@@ -440,5 +464,5 @@ def _drift(
     except Exception as exc:
         log.warning("could not log the scoring run to MLflow: %s", exc)
         return report | {"mlflow_error": str(exc)}
-    checkpoint.put("mlflow_run", mlflow_run)
+    checkpoint.put(mlflow_run=mlflow_run)
     return report | {"mlflow_run": mlflow_run}
