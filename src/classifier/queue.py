@@ -330,6 +330,21 @@ class _Report:
         self.ok = row.get("status", "ok") != "error"
         self.row = row
 
+    def _model_output(self) -> dict[str, Any]:
+        """What the model and the ranking said: kept on the case (latest) and in its score history."""
+        r = self.row
+        return {
+            "score": _float(r.get("score")) if self.ok else None,
+            "label": _int(r.get("label")),
+            "category": r.get("category") or None,
+            "category_probability": _float(r.get("category_probability")),
+            "priority": _float(r.get("priority")),
+            "cluster_id": _text(r.get("cluster_id")),
+            "cluster_size": _int(r.get("cluster_size")) or 1,
+            "model_name": _text(r.get("model_name")),
+            "model_version": _text(r.get("model_version")),
+        }
+
     def content(self) -> dict[str, Any]:
         """The case columns that follow the latest ok report of the resource."""
         r = self.row
@@ -338,18 +353,10 @@ class _Report:
             "domain": _text(r.get("domain")),
             "title": _text(r.get("title")),
             "excerpt": _text(r.get("excerpt")),
-            "score": _float(r.get("score")) if self.ok else None,
-            "label": _int(r.get("label")),
-            "category": r.get("category") or None,
-            "category_probability": _float(r.get("category_probability")),
-            "priority": _float(r.get("priority")),
             "language": _text(r.get("language")),
             "evidence": r.get("evidence") or [],
             "contacts": r.get("contacts") or {},
-            "cluster_id": _text(r.get("cluster_id")),
-            "cluster_size": _int(r.get("cluster_size")) or 1,
-            "model_name": _text(r.get("model_name")),
-            "model_version": _text(r.get("model_version")),
+            **self._model_output(),
         }
 
     def last(self) -> dict[str, Any]:
@@ -361,23 +368,14 @@ class _Report:
         }
 
     def score_row(self, case_id: int) -> dict[str, Any]:
-        r = self.row
         return {
             "case_id": case_id,
             "record_id": self.record_id,
             "run_id": self.run_id,
-            "model_name": _text(r.get("model_name")),
-            "model_version": _text(r.get("model_version")),
-            "score": _float(r.get("score")) if self.ok else None,
-            "label": _int(r.get("label")),
-            "category": r.get("category") or None,
-            "category_probability": _float(r.get("category_probability")),
-            "priority": _float(r.get("priority")),
-            "rank": _int(r.get("rank")),
-            "cluster_id": _text(r.get("cluster_id")),
-            "cluster_size": _int(r.get("cluster_size")) or 1,
+            **self._model_output(),
+            "rank": _int(self.row.get("rank")),
             "status": "ok" if self.ok else "error",
-            "error": _text(r.get("error")),
+            "error": _text(self.row.get("error")),
             "scored_at": self.scored_at,
         }
 
