@@ -190,7 +190,7 @@ def test_round_trip_creates_cases_scores_and_runs(any_store: CaseStore) -> None:
     assert case is not None and [s["record_id"] for s in case["scores"]] == ["r2"]
     assert case["scores"][0]["scored_at"] == "2024-05-01T10:00:00+00:00"
     store.record_decision(case["id"], "confirmed", "expert-1", "сайт продаёт")
-    assert store.counts() == {"new": 3, "confirmed": 1, "rejected": 0, "unsure": 0}
+    assert store.counts() == {"new": 3, "confirmed": 1, "rejected": 0, "unsure": 0, "pending": 0}
     (exported,) = store.export_cases()
     assert exported["urls"] == ["https://mirror.kz/a", "https://shop.kz/a"]
     assert [c["url"] for c in store.cluster("k1")] == ["https://mirror.kz/a", "https://shop.kz/a"]
@@ -384,7 +384,15 @@ def test_record_decision_sets_status_and_writes_decision_and_audit(store: CaseSt
         ("expert-2", "decision", case["id"]),
         ("expert-1", "decision", case["id"]),
     ]
-    assert log[1]["detail"] == {"decision": "confirmed", "previous_status": "unsure", "comment": ""}
+    assert log[1]["detail"] == {
+        "decision": "confirmed",
+        "status": "confirmed",
+        "previous_status": "unsure",
+        "category": "sale",
+        "comment": "",
+        "score": 0.87,
+        "model_version": "3",
+    }
     assert log[2]["detail"]["comment"] == "нужна проверка"
     assert len(store.audit_log(limit=1)) == 1
 
@@ -474,7 +482,7 @@ def test_sqlite_store_creates_its_directory_and_enables_wal(tmp_path: Path) -> N
 
 
 def test_the_default_store_is_the_project_queue_db() -> None:
-    assert str(queue.QUEUE_DB).endswith("data/queue.db")
+    assert str(queue.store.QUEUE_DB).endswith("data/queue.db")
 
 
 def test_an_unreachable_database_is_a_clear_error_without_the_password() -> None:

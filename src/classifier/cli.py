@@ -149,6 +149,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         )
     print_score_summary(asdict(scored))
     print(f"done: the ranked queue is in {queue_file}, the cases in {scored.case_store}")
+    print(
+        "review the cases in the browser: classifier users add NAME --role admin, then classifier review"
+        " (http://127.0.0.1:8000/)"
+    )
     return 0
 
 
@@ -160,6 +164,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         settings,
         [Path(p) for p in args.data] if args.data else None,
         params_path=args.params or DEFAULT_PARAMS,
+        labels=[Path(p) for p in args.labels] if args.labels else None,
     )
     _print_metrics(result.metrics)
     print(f"report: {result.report_dir}")
@@ -258,6 +263,91 @@ def cmd_export_cases(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export_labels(args: argparse.Namespace) -> int:
+    from classifier.queue import CaseStore, export_labels, write_labels
+
+    settings = _settings(args)
+    with CaseStore(args.db or settings.score.db or None) as store:
+        rows = export_labels(store, since=args.since)
+        write_labels(rows, Path(args.out))
+        positives = sum(r["label"] for r in rows)
+        detail = {"since": args.since, "rows": len(rows), "file": str(Path(args.out).resolve())}
+        store.log_audit(args.by, "export_labels", detail=detail)
+    print(f"wrote {len(rows)} expert-labelled rows ({positives} violations) to {args.out}")
+    if rows:
+        print(f"retrain with them: classifier train --labels {args.out}")
+    return 0
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from classifier.queue import CaseStore
+    from classifier.queue.accounts import Accounts
+    from classifier.review.app import create_app
+
+    settings = _settings(args)
+    url = args.db or settings.score.db or None
+    with CaseStore(url) as store:
+        counts, users = store.counts(), Accounts(store).users()
+    host, port = args.host or settings.review.host, args.port or settings.review.port
+    print(f"case store {store.url}: {sum(counts.values())} cases, {counts['new']} new")
+    if not users:
+        print("no accounts yet: create one with  classifier users add NAME --role admin")
+    print(f"review app on http://{host}:{port}/  (Ctrl+C stops it)")
+    proxies = settings.review.trusted_proxies
+    uvicorn.run(
+        create_app(url, settings.review),
+        host=host,
+        port=port,
+        log_level="warning",
+        # the login limit and the audit log need the client's address, which only a trusted proxy knows
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=",".join(proxies) or None,
+    )
+    return 0
+
+
+def _password(args: argparse.Namespace) -> str:
+    """The new password: one line on stdin with --password-stdin (scripts), else typed twice."""
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    import getpass
+
+    first = getpass.getpass("password: ")
+    if getpass.getpass("again: ") != first:
+        raise ValueError("the two passwords differ")
+    return first
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    from classifier.queue import CaseStore
+    from classifier.queue.accounts import Accounts
+
+    settings = _settings(args)
+    with CaseStore(args.db or settings.score.db or None) as store:
+        accounts = Accounts(store)
+        if args.action == "list":
+            for user in accounts.users():
+                state = "active" if user["active"] else "disabled"
+                print(
+                    f"{user['username']:<24} {user['role']:<8} {state:<9} created {user['created_at'][:16]}"
+                )
+            return 0
+        if not args.name:
+            raise ValueError(f"users {args.action} needs a user name")
+        if args.action == "add":
+            user = accounts.add_user(args.name, _password(args), role=args.role, created_by=args.by)
+            print(f"added {user['role']} {user['username']}")
+        elif args.action == "passwd":
+            accounts.set_password(args.name, _password(args), actor=args.by)
+            print(f"password of {args.name} changed; their sessions are closed")
+        else:
+            accounts.set_active(args.name, args.action == "enable", actor=args.by)
+            print(f"{args.name} {args.action}d")
+    return 0
+
+
 def _print_counts(summary: dict[str, Any]) -> None:
     for key, value in summary.items():
         if isinstance(value, dict):
@@ -288,6 +378,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="train, evaluate on held-out families, log and register")
     train.add_argument("--data", nargs="+", help="labelled tables (default: the demo corpus)")
+    train.add_argument(
+        "--labels", nargs="+", help="expert decisions (classifier export-labels) added to the training data"
+    )
     train.set_defaults(func=cmd_train)
 
     evaluate = commands.add_parser("evaluate", help="score labelled data with a model and report metrics")
@@ -332,6 +425,34 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--db", default=None, help="case store URL (default: sqlite:///data/queue.db)")
     export.add_argument("--by", default="cli", help="who exports (recorded in the audit log)")
     export.set_defaults(func=cmd_export_cases)
+
+    labels = commands.add_parser(
+        "export-labels", help="expert decisions as labelled rows for classifier train"
+    )
+    labels.add_argument("--out", required=True, help=".jsonl, .csv or .parquet")
+    labels.add_argument("--since", default=None, help="only cases decided at or after this ISO date/time")
+    labels.add_argument("--db", default=None, help="case store URL (default: sqlite:///data/queue.db)")
+    labels.add_argument("--by", default="cli", help="who exports (recorded in the audit log)")
+    labels.set_defaults(func=cmd_export_labels)
+
+    review = commands.add_parser("review", help="serve the expert review web app")
+    review.add_argument("--db", default=None, help="case store URL (default: sqlite:///data/queue.db)")
+    review.add_argument("--host", default=None, help="default: params review.host (127.0.0.1)")
+    review.add_argument("--port", type=int, default=None, help="default: params review.port (8000)")
+    review.set_defaults(func=cmd_review)
+
+    users = commands.add_parser(
+        "users", help="accounts of the review app: add, list, disable, enable, passwd"
+    )
+    users.add_argument("action", choices=("add", "list", "disable", "enable", "passwd"))
+    users.add_argument("name", nargs="?", help="user name (latin letters, digits, . _ -)")
+    users.add_argument("--role", choices=("expert", "admin"), default="expert")
+    users.add_argument(
+        "--password-stdin", action="store_true", help="read the password from one line of stdin"
+    )
+    users.add_argument("--db", default=None, help="case store URL (default: sqlite:///data/queue.db)")
+    users.add_argument("--by", default="cli", help="who makes the change (recorded in the audit log)")
+    users.set_defaults(func=cmd_users)
 
     demo = commands.add_parser("demo", help="run the whole job on the demo corpus")
     demo.add_argument("--out", default=str(DEMO_DIR))

@@ -91,6 +91,9 @@ class TrainSettings:
     real_negatives: str = "auto"  # auto (when ../shared/data/real exists) | always | never
     real_negatives_max: int = 12_000  # dev rows sampled as extra negatives
     real_negative_weight: float = 0.03  # per-row weight: many short real texts must not drown the corpus
+    expert_weight: float = (
+        3.0  # per-row weight of expert decisions: real pages, judged by the people who block them
+    )
     robustness_kinds: tuple[str, ...] = ("separators", "stylised")  # disguises kept out of training
     explain_top_k: int = 5
     error_analysis_n: int = 50
@@ -137,6 +140,25 @@ class ScoreSettings:
 
 
 @dataclass(frozen=True)
+class ReviewSettings:
+    host: str = "127.0.0.1"  # loopback: put a TLS proxy in front to serve other machines
+    port: int = 8000
+    # addresses of reverse proxies whose X-Forwarded-For is believed (else every client is the proxy)
+    trusted_proxies: tuple[str, ...] = ()
+    secure_cookies: bool = (
+        False  # True: cookies only over HTTPS (behind a TLS proxy); else when the request is HTTPS
+    )
+    confirmations_required: int = 1  # 2: a case counts as confirmed only when two experts confirmed it
+    session_hours: float = 12.0
+    login_max_failures: int = 5  # per account, within login_window_minutes; then logins are refused
+    login_window_minutes: float = 15.0
+    login_max_failures_per_ip: int = 20  # across accounts, in the same window (password spraying)
+    per_page: int = 50
+    uncertain_limit: int = 50
+    evidence_sentences: bool = True  # highlight the evidence sentences as well as the evidence words
+
+
+@dataclass(frozen=True)
 class Settings:
     corpus: CorpusSettings = field(default_factory=CorpusSettings)
     ingest: IngestSettings = field(default_factory=IngestSettings)
@@ -146,6 +168,7 @@ class Settings:
     train: TrainSettings = field(default_factory=TrainSettings)
     evaluate: EvaluateSettings = field(default_factory=EvaluateSettings)
     score: ScoreSettings = field(default_factory=ScoreSettings)
+    review: ReviewSettings = field(default_factory=ReviewSettings)
 
 
 SECTIONS: dict[str, type] = {
@@ -157,6 +180,7 @@ SECTIONS: dict[str, type] = {
     "train": TrainSettings,
     "evaluate": EvaluateSettings,
     "score": ScoreSettings,
+    "review": ReviewSettings,
 }
 T = TypeVar("T")
 

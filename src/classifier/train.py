@@ -72,16 +72,29 @@ def split_families(frame: pd.DataFrame, share: float, seed: int) -> tuple[pd.Dat
 
 
 def load_training_data(
-    settings: Settings, data: list[Path] | None, say: Say, demo_dir: Path = DEMO_DIR
+    settings: Settings,
+    data: list[Path] | None,
+    say: Say,
+    demo_dir: Path = DEMO_DIR,
+    labels: list[Path] | None = None,
 ) -> TrainingData:
-    """The demo corpus (default) or labelled tables, family-split, plus real negatives when present."""
+    """The demo corpus (default) or labelled tables, plus expert decisions (``labels``), family-split,
+    plus real negatives when present."""
     if data:
         frames = [labelled_table(p, settings) for p in data]
         sources = [str(p) for p in data]
     else:
         frames = [demo_dataset(demo_dir, settings)]
         sources = [str(demo_dir / "pages.warc.gz")]
+    for path in labels or []:
+        expert = labelled_table(path, settings)
+        expert["layout"] = expert["layout"].replace("", "expert")
+        frames.append(expert)
+        sources.append(str(path))
+        say(f"expert decisions: {len(expert)} rows ({int(expert['label'].sum())} violations) from {path}")
     labelled = pd.concat(frames, ignore_index=True)
+    if "lang_written" in labelled:  # the language a row was written in; tables only know the detected one
+        labelled["lang_written"] = labelled["lang_written"].fillna(labelled["lang"])
     train, holdout = split_families(labelled, settings.train.holdout_share, settings.train.seed)
     train = _without_unseen_disguises(train, settings.train.robustness_kinds)
     say(
@@ -123,6 +136,8 @@ def fit_model(train: pd.DataFrame, settings: Settings) -> Pipeline:
     """Fit the pipeline and set its threshold on out-of-fold scores (families never straddle folds)."""
     pipeline = build_pipeline(settings.model)
     weight = np.where(train["layout"].eq("real"), settings.train.real_negative_weight, 1.0)
+    if "source" in train:
+        weight = np.where(train["source"].eq("expert"), settings.train.expert_weight, weight)
     fit_pipeline(
         pipeline,
         train,
@@ -204,10 +219,14 @@ def train(
     export_dir: Path = EXPORT_DIR,
     demo_dir: Path = DEMO_DIR,
     say: Say = print,
+    labels: list[Path] | None = None,
 ) -> TrainResult:
-    """The whole training run, logged to MLflow; returns the model, its metrics and the gate's decision."""
+    """The whole training run, logged to MLflow; returns the model, its metrics and the gate's decision.
+
+    ``labels``: tables of expert decisions (``classifier export-labels``) added to the training data.
+    """
     started = time.perf_counter()
-    training = load_training_data(settings, data, say, demo_dir)
+    training = load_training_data(settings, data, say, demo_dir, labels)
     pipeline = fit_model(training.train, settings)
     say(f"fitted in {time.perf_counter() - started:.0f}s; threshold {pipeline[-1].threshold_:.3f}")
     assessment = assess(pipeline, training.holdout, settings, training.real_test)

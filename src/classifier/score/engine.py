@@ -37,7 +37,7 @@ from classifier.score.checkpoint import Checkpoint
 from classifier.score.drift import drift_report, reference_scores
 from classifier.score.duplicates import MinHasher, band_keys, contact_keys, grouped, link
 from classifier.score.priority import priority, recency, source_kind
-from classifier.score.rows import SCORED_FIELDS
+from classifier.score.rows import SCORED_FIELDS, TEXT_CHARS
 
 log = logging.getLogger(__name__)
 EVIDENCE_MIN_SCORE = 0.05  # below this nobody reads why a page is not an ad; explaining it costs time
@@ -213,6 +213,7 @@ class ChunkScorer:
             "scored_at": self.scored_at,
             "status": doc["status"],
             "error": doc.get("error") or "",
+            "text": text[:TEXT_CHARS],
         }
 
     @staticmethod
@@ -326,7 +327,14 @@ class CaseSink(Protocol):
     url: str
 
     def start_run(
-        self, run_id: str, *, model_name: str, model_version: str, inputs: Any, started_at: Any
+        self,
+        run_id: str,
+        *,
+        model_name: str,
+        model_version: str,
+        inputs: Any,
+        started_at: Any,
+        threshold: float | None,
     ) -> None: ...
     def add_scored(self, rows: Iterable[dict[str, Any]]) -> int: ...
     def finish_run(self, run_id: str, summary: dict[str, Any]) -> None: ...
@@ -383,10 +391,11 @@ def score_inputs(
             model_version=model.version,
             inputs=[str(Path(i).resolve()) for i in inputs],
             started_at=datetime.fromisoformat(started_at),
+            threshold=model.threshold,
         )
         cases_before = sum(store.counts().values())
         for batch in _chunks(checkpoint.ranked(), WRITE_BATCH):
-            writer.write(batch)
+            writer.write([{name: row[name] for name in SCORED_FIELDS} for row in batch])
             # a record with neither a URL nor content is nobody's case: it stays in the file and the summary
             store.add_scored([row for row in batch if row["url"] or row["status"] == "ok"])
             for row in batch:

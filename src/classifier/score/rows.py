@@ -29,3 +29,7 @@ SCORED_FIELDS = (
     "status",
     "error",
 )
+
+# Rows handed to the case store also carry the page's extracted text, up to this many characters (the
+# case page shows it, and expert decisions export it as training text). The queue file does not.
+TEXT_CHARS = 200_000

@@ -1,0 +1,201 @@
+"""The case store's tables, and the small additive migration that keeps older stores usable.
+
+Portable types only, so that the same schema runs on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Engine,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    inspect,
+    text,
+)
+
+from classifier.queue.keys import MAX_KEY_BYTES
+
+DECISIONS = ("confirmed", "rejected", "unsure")
+NEW = "new"  # the status of a case until an expert decides
+# One confirmation of several required (``review.confirmations_required``): not yet to be blocked.
+PENDING = "pending"
+STATUSES = (NEW, PENDING, *DECISIONS)
+ROLES = ("expert", "admin")
+CATEGORIES = ("sale", "recruitment", "propaganda")  # what an expert can name a confirmed violation
+
+# Primary keys: 64-bit on PostgreSQL (scores grow by one row per record and run), and SQLite's
+# INTEGER PRIMARY KEY (the rowid alias, the only type SQLite auto-increments).
+_ID = BigInteger().with_variant(Integer(), "sqlite")
+_JSON = JSON(none_as_null=True)  # None is SQL NULL, not the JSON text 'null'
+_TIME = DateTime(timezone=True)
+
+metadata = MetaData()
+
+runs_table = Table(
+    "runs",
+    metadata,
+    Column("run_id", String(200), primary_key=True),
+    Column("started_at", _TIME, nullable=False),
+    Column("finished_at", _TIME),
+    Column("model_name", String(255), nullable=False, default=""),
+    Column("model_version", String(255), nullable=False, default=""),
+    Column("inputs", _JSON),
+    Column("summary", _JSON),
+    # The model's operating threshold: the "uncertain" view lists the scores nearest to it.
+    Column("threshold", Float),
+)
+
+cases_table = Table(
+    "cases",
+    metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("case_key", String(MAX_KEY_BYTES + 24), nullable=False, unique=True),
+    Column("url", Text, nullable=False, default=""),
+    Column("domain", Text, nullable=False, default=""),
+    Column("title", Text, nullable=False, default=""),
+    Column("excerpt", Text, nullable=False, default=""),
+    Column("first_seen", _TIME, nullable=False),
+    Column("last_seen", _TIME, nullable=False),
+    Column("report_count", Integer, nullable=False, default=0),
+    Column("score", Float),
+    Column("label", Integer),
+    Column("category", String(32)),
+    Column("category_probability", Float),
+    Column("priority", Float),
+    Column("language", String(32), nullable=False, default=""),
+    Column("evidence", _JSON),
+    Column("contacts", _JSON),
+    Column("cluster_id", String(200), nullable=False, default=""),
+    Column("cluster_size", Integer, nullable=False, default=1),
+    Column("status", String(16), nullable=False, default=NEW),
+    Column("model_name", String(255), nullable=False, default=""),
+    Column("model_version", String(255), nullable=False, default=""),
+    Column("last_run_id", String(200), nullable=False, default=""),
+    Column("last_status", String(16), nullable=False, default="ok"),
+    Column("last_error", Text, nullable=False, default=""),
+    # The extracted text the model read (up to TEXT_CHARS): the case page and the training export use it.
+    Column("text", Text),
+    # Bumped by every decision: a decision made on an outdated page is refused, never lost silently.
+    Column("version", Integer, nullable=False, default=0, server_default=text("0")),
+    # The review queue: "new cases, most urgent first", and the cluster page.
+    Index("ix_cases_status_priority", "status", "priority"),
+    Index("ix_cases_priority", "priority"),
+    Index("ix_cases_cluster", "cluster_id"),
+)
+
+scores_table = Table(
+    "scores",
+    metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("case_id", _ID, ForeignKey("cases.id", ondelete="CASCADE"), nullable=False),
+    Column("record_id", String(200), nullable=False),
+    Column("run_id", String(200), ForeignKey("runs.run_id"), nullable=False),
+    Column("model_name", String(255), nullable=False, default=""),
+    Column("model_version", String(255), nullable=False, default=""),
+    Column("score", Float),
+    Column("label", Integer),
+    Column("category", String(32)),
+    Column("category_probability", Float),
+    Column("priority", Float),
+    Column("rank", Integer),
+    Column("cluster_id", String(200), nullable=False, default=""),
+    Column("cluster_size", Integer, nullable=False, default=1),
+    Column("status", String(16), nullable=False, default="ok"),
+    Column("error", Text, nullable=False, default=""),
+    Column("scored_at", _TIME, nullable=False),
+    # A resumed run re-sends rows it may already have stored: this makes add_scored idempotent.
+    UniqueConstraint("run_id", "record_id", name="uq_scores_run_record"),
+    # A case's history, and COUNT(DISTINCT record_id) for report_count from the index alone.
+    Index("ix_scores_case_record", "case_id", "record_id"),
+)
+
+decisions_table = Table(
+    "decisions",
+    metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("case_id", _ID, ForeignKey("cases.id", ondelete="CASCADE"), nullable=False),
+    Column("decision", String(16), nullable=False),
+    Column("expert", String(255), nullable=False),
+    Column("comment", Text, nullable=False, default=""),
+    Column("decided_at", _TIME, nullable=False),
+    # What the model said when the expert decided: a decision is a labelled example for retraining.
+    Column("score", Float),
+    Column("model_version", String(255), nullable=False, default=""),
+    # The category the expert named (a confirmed violation), or the model's when they named none.
+    Column("category", String(32)),
+    Index("ix_decisions_case", "case_id"),
+    Index("ix_decisions_time", "decided_at"),
+)
+
+audit_table = Table(
+    "audit_log",
+    metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("at", _TIME, nullable=False),
+    Column("actor", String(255), nullable=False),
+    Column("action", String(64), nullable=False),
+    # No foreign key: the audit trail must outlive whatever it mentions.
+    Column("case_id", _ID),
+    Column("detail", _JSON),
+    Index("ix_audit_case", "case_id"),
+    Index("ix_audit_actor_action_time", "actor", "action", "at"),  # the login rate limit
+)
+
+users_table = Table(
+    "users",
+    metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("password_hash", String(255), nullable=False),  # argon2id, with its own salt and parameters
+    Column("role", String(16), nullable=False, default="expert"),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("created_at", _TIME, nullable=False),
+    Column("created_by", String(255), nullable=False, default=""),
+)
+
+sessions_table = Table(
+    "sessions",
+    metadata,
+    # Only a hash of the cookie's token is stored: a copy of the database opens no session.
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", _ID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", _TIME, nullable=False),
+    Column("expires_at", _TIME, nullable=False),
+    Index("ix_sessions_user", "user_id"),
+)
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Create missing tables, then add the columns and indexes that newer code defines.
+
+    Only additive changes, so a store written by an older version keeps its cases and decisions: new
+    columns are nullable or carry a server default, and nothing is dropped or retyped.
+    """
+    metadata.create_all(engine)
+    found = inspect(engine)
+    with engine.begin() as conn:
+        for table in metadata.sorted_tables:
+            present = {c["name"] for c in found.get_columns(table.name)}
+            for column in table.columns:
+                if column.name not in present:
+                    kind = column.type.compile(engine.dialect)
+                    default = (
+                        f" NOT NULL DEFAULT {column.server_default.arg.text}" if column.server_default else ""
+                    )
+                    conn.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}{default}'))
+    for table in metadata.sorted_tables:
+        for index in table.indexes:
+            index.create(engine, checkfirst=True)

@@ -1,0 +1,198 @@
+"""Read-only views of the case store for the review app: the filtered queue, the uncertain cases, the
+dashboard. Every filter value is a bound parameter, never SQL text."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Date, case, cast, func, or_, select
+
+from classifier.queue.schema import NEW, PENDING, cases_table, decisions_table, runs_table
+from classifier.queue.store import CaseStore, ranked
+from classifier.queue.values import now, public, utc
+
+# The queue lists these columns; the text stays on the case page.
+LIST_COLUMNS = (
+    "id",
+    "url",
+    "domain",
+    "title",
+    "score",
+    "label",
+    "category",
+    "priority",
+    "language",
+    "cluster_id",
+    "cluster_size",
+    "report_count",
+    "first_seen",
+    "last_seen",
+    "status",
+    "model_version",
+    "last_status",
+    "last_error",
+)
+SEARCH_CHARS = 200
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    """What the expert asked the queue for; empty values filter nothing."""
+
+    status: str = ""
+    language: str = ""
+    category: str = ""
+    min_score: float | None = None
+    search: str = ""
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[dict[str, Any]]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def _list_columns() -> list[Any]:
+    return [cases_table.c[name] for name in LIST_COLUMNS]
+
+
+def _where(stmt: Any, f: QueueFilter) -> Any:
+    c = cases_table.c
+    if f.status:
+        stmt = stmt.where(c.status == f.status)
+    if f.language:
+        stmt = stmt.where(c.language == f.language)
+    if f.category:
+        stmt = stmt.where(c.category == f.category)
+    if f.min_score is not None:
+        stmt = stmt.where(c.score >= f.min_score)
+    if f.search:
+        # a plain substring, case-insensitive; LIKE's wildcards in the query are taken literally
+        needle = f.search.strip()[:SEARCH_CHARS].lower()
+        escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{escaped}%"
+        stmt = stmt.where(
+            or_(
+                func.lower(c.url).like(pattern, escape="\\"),
+                func.lower(c.title).like(pattern, escape="\\"),
+                func.lower(c.excerpt).like(pattern, escape="\\"),
+            )
+        )
+    return stmt
+
+
+def find_cases(store: CaseStore, f: QueueFilter, page: int = 1, per_page: int = 50) -> Page:
+    """One page of the queue, most urgent first, with the number of matching cases."""
+    page = max(1, page)
+    stmt = _where(ranked(select(*_list_columns())), f).limit(per_page).offset((page - 1) * per_page)
+    count = _where(select(func.count()).select_from(cases_table), f)
+    with store.engine.connect() as conn:
+        rows = [public(r) for r in conn.execute(stmt).mappings()]
+        total = conn.execute(count).scalar_one()
+    return Page(rows, total, page, per_page)
+
+
+def facets(store: CaseStore) -> dict[str, list[str]]:
+    """The languages and categories present, for the filter menus."""
+    c = cases_table.c
+    with store.engine.connect() as conn:
+        languages = [v for (v,) in conn.execute(select(c.language).distinct().order_by(c.language)) if v]
+        categories = [v for (v,) in conn.execute(select(c.category).distinct().order_by(c.category)) if v]
+    return {"languages": languages, "categories": categories}
+
+
+def uncertain_cases(store: CaseStore, limit: int = 50) -> list[dict[str, Any]]:
+    """Undecided cases whose score is nearest their model's threshold: the most useful to label.
+
+    The threshold is the one of the run that last scored the case (0.5 when unknown).
+    """
+    c, r = cases_table.c, runs_table.c
+    threshold = func.coalesce(r.threshold, 0.5)
+    distance = func.abs(c.score - threshold)
+    stmt = (
+        select(*_list_columns(), threshold.label("threshold"), distance.label("distance"))
+        .select_from(cases_table.outerjoin(runs_table, r.run_id == c.last_run_id))
+        .where(c.status.in_([NEW, PENDING]), c.score.is_not(None))
+        .order_by(distance, c.priority.desc().nulls_last(), c.id)
+        .limit(limit)
+    )
+    with store.engine.connect() as conn:
+        return [public(row) for row in conn.execute(stmt).mappings()]
+
+
+def dashboard(store: CaseStore, days: int = 30) -> dict[str, Any]:
+    """Decisions per day, the backlog, and the model's precision as the experts measured it.
+
+    Precision of a model version = confirmed / (confirmed + rejected) among the cases it flagged
+    (score at or above its threshold when the expert decided), from each case's latest decision.
+    """
+    c, d, r = cases_table.c, decisions_table.c, runs_table.c
+    since = now() - timedelta(days=days)
+    # SQLite keeps times as text: date() reads it; CAST AS DATE would read the year as a number
+    day = func.date(d.decided_at) if store.dialect == "sqlite" else cast(d.decided_at, Date)
+    per_day = (
+        select(day.label("day"), d.decision, func.count().label("n"))
+        .where(d.decided_at >= since)
+        .group_by(day, d.decision)
+        .order_by(day)
+    )
+    latest = select(d.case_id, func.max(d.id).label("decision_id")).group_by(d.case_id).subquery()
+    thresholds = (
+        select(r.model_version, func.max(r.threshold).label("threshold")).group_by(r.model_version).subquery()
+    )
+    # flagged by the score the model gave when the expert decided, at that model's threshold
+    flagged = case((d.score >= func.coalesce(thresholds.c.threshold, 0.5), 1), else_=0)
+    by_version = (
+        select(
+            d.model_version,
+            func.sum(case((d.decision == "confirmed", flagged), else_=0)).label("true_positives"),
+            func.sum(case((d.decision == "rejected", flagged), else_=0)).label("false_positives"),
+            func.sum(case((d.decision == "confirmed", 1 - flagged), else_=0)).label("missed"),
+            func.count().label("decided"),
+        )
+        .select_from(
+            decisions_table.join(latest, latest.c.decision_id == d.id).outerjoin(
+                thresholds, thresholds.c.model_version == d.model_version
+            )
+        )
+        .group_by(d.model_version)
+        .order_by(d.model_version)
+    )
+    backlog = (
+        select(c.category, func.count().label("n"))
+        .where(c.status.in_([NEW, PENDING]))
+        .group_by(c.category)
+        .order_by(func.count().desc())
+    )
+    with store.engine.connect() as conn:
+        days_rows = conn.execute(per_day).all()
+        versions = [dict(row._mapping) for row in conn.execute(by_version)]
+        backlog_rows = [dict(row._mapping) for row in conn.execute(backlog)]
+        last_run = conn.execute(
+            select(r.run_id, r.started_at, r.model_version).order_by(r.started_at.desc())
+        ).first()
+    decisions_per_day: dict[str, dict[str, int]] = {}
+    for row in days_rows:
+        key = row.day.isoformat() if isinstance(row.day, date | datetime) else str(row.day)
+        decisions_per_day.setdefault(key, {})[row.decision] = row.n
+    for row in versions:
+        tp, fp = row["true_positives"] or 0, row["false_positives"] or 0
+        row["precision"] = tp / (tp + fp) if tp + fp else None
+    return {
+        "decisions_per_day": decisions_per_day,
+        "max_per_day": max((sum(v.values()) for v in decisions_per_day.values()), default=0),
+        "backlog": backlog_rows,
+        "backlog_total": sum(row["n"] for row in backlog_rows),
+        "counts": store.counts(),
+        "precision_by_version": versions,
+        "last_run": public(dict(last_run._mapping)) if last_run else None,
+        "since": utc(since).date().isoformat(),
+    }

@@ -1,0 +1,184 @@
+"""The case page's evidence marking: words as the model read them, contacts behind placeholders, sentences."""
+
+from __future__ import annotations
+
+from itertools import pairwise
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from classifier.review.highlight import Segment, highlight
+
+
+def marked(segments: list[Segment]) -> list[tuple[str, str]]:
+    return [(s.text, s.term) for s in segments if s.term]
+
+
+def in_sentences(segments: list[Segment]) -> str:
+    return "".join(s.text for s in segments if s.sentence)
+
+
+def test_term_matches_whatever_the_case() -> None:
+    segments = highlight("Есть ЗАКЛАДКИ, Закладки и закладки.", [{"term": "закладки"}])
+    assert marked(segments) == [("ЗАКЛАДКИ", "закладки"), ("Закладки", "закладки"), ("закладки", "закладки")]
+
+
+def test_term_matches_obfuscated_spellings() -> None:
+    # a digit 3 for "з", a latin "a" for "а": the model read both as "закладки"
+    segments = highlight("Свежие 3aкладки в городе", [{"term": "закладки"}])
+    assert marked(segments) == [("3aкладки", "закладки")]
+
+
+def test_evidence_term_is_matched_case_insensitively() -> None:
+    assert marked(highlight("Свежие закладки", [{"term": "ЗАКЛАДКИ"}])) == [("закладки", "закладки")]
+
+
+def test_term_marks_whole_words_only() -> None:
+    text = "закладка, перезаклад и закладчик"
+    assert marked(highlight(text, [{"term": "закладки"}])) == []
+
+
+def test_telegram_placeholder_marks_the_handle() -> None:
+    text = "Пишите @shop_example, оператор ответит"
+    assert marked(highlight(text, [{"term": "_tg_"}])) == [("@shop_example", "_tg_")]
+
+
+def test_phone_placeholder_marks_the_number() -> None:
+    text = "звони +7 700 000 00 01 или пиши"
+    assert marked(highlight(text, [{"term": "_phone_"}])) == [("+7 700 000 00 01", "_phone_")]
+
+
+def test_placeholder_without_a_matching_contact_marks_nothing() -> None:
+    assert marked(highlight("без контактов здесь", [{"term": "_tg_"}])) == []
+
+
+def test_several_terms_are_marked_with_their_own_term() -> None:
+    text = "Меф и закладки: пиши @snow_example"
+    evidence = [{"term": "закладки"}, {"term": "меф"}, {"term": "_tg_"}]
+    assert marked(highlight(text, evidence)) == [
+        ("Меф", "меф"),
+        ("закладки", "закладки"),
+        ("@snow_example", "_tg_"),
+    ]
+
+
+def test_evidence_sentence_is_flagged() -> None:
+    text = "Магазин работает. Закладки по всему городу. Гарантия веса."
+    segments = highlight(text, [{"term": "закладки", "sentence": "Закладки по всему городу."}])
+    assert in_sentences(segments) == "Закладки по всему городу."
+    assert marked(segments) == [("Закладки", "закладки")]
+    [word] = [s for s in segments if s.term]
+    assert word.sentence
+
+
+def test_every_occurrence_of_a_sentence_is_flagged() -> None:
+    text = "Пиши в бот сейчас. Потом. Пиши в бот сейчас."
+    segments = highlight(text, [{"term": "", "sentence": "Пиши в бот сейчас."}])
+    assert [s.text for s in segments if s.sentence] == ["Пиши в бот сейчас."] * 2
+
+
+def test_sentences_are_not_flagged_when_switched_off() -> None:
+    text = "Магазин работает. Закладки по всему городу."
+    segments = highlight(
+        text, [{"term": "закладки", "sentence": "Закладки по всему городу."}], sentences=False
+    )
+    assert not any(s.sentence for s in segments)
+    assert marked(segments) == [("Закладки", "закладки")]
+
+
+def test_sentence_absent_from_the_text_flags_nothing() -> None:
+    segments = highlight("Совсем другой текст страницы.", [{"term": "", "sentence": "Закладки по городу."}])
+    assert not any(s.sentence for s in segments)
+
+
+def test_very_short_sentences_are_not_flagged() -> None:
+    # a short "sentence" such as "да." would light up all over the page
+    segments = highlight("да. да. нет.", [{"term": "", "sentence": "да."}])
+    assert not any(s.sentence for s in segments)
+
+
+def test_empty_text_has_no_segments() -> None:
+    assert highlight("", [{"term": "закладки", "sentence": "Закладки по городу."}]) == []
+
+
+def test_text_without_evidence_is_one_plain_segment() -> None:
+    assert highlight("Обычный текст новости.", []) == [Segment("Обычный текст новости.")]
+
+
+def test_malformed_evidence_is_ignored() -> None:
+    evidence = [None, "закладки", 3, {"term": None, "sentence": None}, {}]
+    assert highlight("Закладки по городу.", evidence) == [Segment("Закладки по городу.")]
+
+
+def test_markup_in_the_text_stays_plain_text() -> None:
+    text = '<script>alert("закладки")</script>'
+    segments = highlight(text, [{"term": "закладки"}])
+    assert "".join(s.text for s in segments) == text
+    assert marked(segments) == [("закладки", "закладки")]
+
+
+# -- properties over random texts --
+
+WORDS = [
+    "закладки",
+    "ЗАКЛАДКИ",
+    "3aкладки",
+    "меф",
+    "@shop_example",
+    "+7 700 000 00 01",
+    "ok",
+    "Ж",
+    "😀",
+    "\u0301",
+]
+TERMS = ["закладки", "меф", "_tg_", "_phone_", "_url_", "ok", "", "<b>"]
+PIECES = st.one_of(
+    st.sampled_from(WORDS), st.text(max_size=12), st.sampled_from([" ", ". ", "\n", "\t", "-"])
+)
+TEXTS = st.lists(PIECES, max_size=25).map("".join)
+
+
+@st.composite
+def text_and_evidence(draw: st.DrawFn) -> tuple[str, list[dict[str, str]]]:
+    text = draw(TEXTS)
+    evidence = []
+    for _ in range(draw(st.integers(0, 4))):
+        start = draw(st.integers(0, len(text)))
+        end = draw(st.integers(start, len(text)))
+        sentence = draw(st.one_of(st.just(text[start:end]), st.text(max_size=20)))
+        evidence.append(
+            {"term": draw(st.one_of(st.sampled_from(TERMS), st.text(max_size=8))), "sentence": sentence}
+        )
+    return text, evidence
+
+
+@settings(max_examples=200, deadline=None)
+@given(text_and_evidence(), st.booleans())
+def test_segments_rebuild_the_text_exactly(case: tuple[str, list[dict[str, str]]], sentences: bool) -> None:
+    text, evidence = case
+    segments = highlight(text, evidence, sentences)
+    assert "".join(s.text for s in segments) == text
+    assert all(s.text for s in segments)
+    for a, b in pairwise(segments):
+        assert (a.sentence, a.term) != (b.sentence, b.term)  # neighbours differ, or they would be one segment
+    terms = {e["term"].lower() for e in evidence}
+    assert {s.term for s in segments if s.term} <= terms
+
+
+@settings(max_examples=200, deadline=None)
+@given(text_and_evidence())
+def test_sentence_flags_cover_quoted_sentences_and_nothing_else(
+    case: tuple[str, list[dict[str, str]]],
+) -> None:
+    text, evidence = case
+    segments = highlight(text, evidence)
+    quoted = {e["sentence"] for e in evidence if len(e["sentence"]) >= 8 and e["sentence"] in text}
+    flags = "".join(("1" if s.sentence else "0") * len(s.text) for s in segments)
+    covered = [False] * len(text)
+    for sentence in quoted:
+        start = text.find(sentence)
+        assert set(flags[start : start + len(sentence)]) == {"1"}  # the first occurrence, whole
+        while start != -1:
+            covered[start : start + len(sentence)] = [True] * len(sentence)
+            start = text.find(sentence, start + 1)
+    assert all(covered[i] for i, flag in enumerate(flags) if flag == "1")  # only inside quoted sentences
