@@ -490,3 +490,65 @@ def test_an_unreachable_database_is_a_clear_error_without_the_password() -> None
     with pytest.raises(ValueError, match=r"psycopg is not installed|cannot open the case store") as error:
         CaseStore("postgresql+psycopg://expert:secret@127.0.0.1:1/cases")
     assert "secret" not in str(error.value)
+
+
+def test_export_labels_gives_decided_cases_as_training_rows(store: CaseStore) -> None:
+    from classifier.queue import export_labels
+
+    store.add_scored(
+        [
+            scored("a", "https://a.example/", score=0.95, text="Закладки по городу, пиши @a_example"),
+            scored(
+                "b", "https://b.example/", score=0.2, category="none", text="Меф в наличии, пиши @b_example"
+            ),
+            scored("c", "https://c.example/", score=0.7, text="Новости: задержан курьер"),
+            scored("d", "https://d.example/", score=0.6),  # no text kept: the excerpt stands in
+            scored("e", "https://e.example/", score=0.9),
+        ]
+    )
+    ids = {c["url"].split("//")[1][0]: c["id"] for c in store.cases()}
+    store.record_decision(ids["a"], "confirmed", "expert-1", category="propaganda")
+    store.record_decision(ids["b"], "confirmed", "expert-1")  # a violation the model missed
+    store.record_decision(ids["c"], "rejected", "expert-2")
+    store.record_decision(ids["d"], "confirmed", "expert-2")
+    store.record_decision(ids["e"], "unsure", "expert-2")  # not an answer: not exported
+
+    rows = {r["url"]: r for r in export_labels(store)}
+    assert set(rows) == {
+        "https://a.example/",
+        "https://b.example/",
+        "https://c.example/",
+        "https://d.example/",
+    }
+    a, b, c, d = (rows[f"https://{k}.example/"] for k in "abcd")
+    assert (a["label"], a["category"], a["text"]) == (1, "propaganda", "Закладки по городу, пиши @a_example")
+    assert (b["label"], b["category"]) == (1, "sale")  # the model said "none"; a violation needs a category
+    assert (c["label"], c["category"]) == (0, "none")
+    assert d["text"] == "excerpt d"
+    assert {r["source"] for r in rows.values()} == {"expert"}
+    assert a["family"] == "expert:a.example" and a["expert"] == "expert-1" and a["model_version"] == "3"
+    assert export_labels(store, since="2999-01-01") == []
+    with pytest.raises(ValueError, match="ISO date"):
+        export_labels(store, since="yesterday")
+
+
+def test_an_older_store_gains_the_new_columns_and_tables_and_keeps_its_data(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    with CaseStore(url) as store:
+        store.add_scored([scored("a", "https://a.example/")])
+        case_id = store.cases()[0]["id"]
+        store.record_decision(case_id, "unsure", "expert-1")
+        with store.engine.begin() as conn:  # what a store written by the previous version lacks
+            for table, column in (("cases", "text"), ("cases", "version"), ("runs", "threshold")):
+                conn.execute(text(f'ALTER TABLE {table} DROP COLUMN "{column}"'))
+            conn.execute(text("DROP TABLE sessions"))
+            conn.execute(text("DROP TABLE users"))
+            conn.execute(text("DROP INDEX ix_audit_actor_action_time"))
+    with CaseStore(url) as store:
+        case = store.case(case_id)
+        assert case is not None and case["version"] == 0 and case["text"] is None
+        assert [d["decision"] for d in case["decisions"]] == ["unsure"]
+        store.record_decision(case_id, "confirmed", "expert-2", expected_version=0)
+        with store.engine.connect() as conn:
+            tables = {row[0] for row in conn.execute(text("SELECT name FROM sqlite_master"))}
+        assert {"users", "sessions", "ix_audit_actor_action_time"} <= tables

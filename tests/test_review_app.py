@@ -219,6 +219,7 @@ PAGES = [
     "/cases/{id}",
     "/admin/audit",
     "/admin/users",
+    "/next",
 ]
 
 
@@ -949,3 +950,13 @@ def test_dashboard_counts_decisions_per_day_and_precision_per_model_version(
     cells = re.findall(r'<td class="num">([^<]*)</td>', version.group(1))
     assert cells == ["2", "1", "1", "50%", "0"]  # decided, confirmed, false positives, precision, missed
     assert f'<strong id="backlog">{ALL_CASES - 2}</strong>' in html
+
+
+def test_next_opens_the_most_urgent_new_case_other_than_the_one_just_decided(
+    open_as: Callable[..., TestClient], ids: dict[str, int]
+) -> None:
+    client = open_as("boris")
+    assert client.get("/next").headers["location"] == f"/cases/{ids['hostile-1']}"
+    assert client.get(f"/next?after={ids['hostile-1']}").headers["location"] == f"/cases/{ids['sale-1']}"
+    decide(client, ids["hostile-1"], "rejected")
+    assert client.get(f"/next?after={ids['sale-1']}").headers["location"] == f"/cases/{ids['sale-2']}"

@@ -420,7 +420,7 @@ def build_parser() -> argparse.ArgumentParser:
     score.set_defaults(func=cmd_score)
 
     export = commands.add_parser("export-cases", help="export decided cases for the blocking system")
-    export.add_argument("--status", default="confirmed", help="confirmed | rejected | unsure | new")
+    export.add_argument("--status", default="confirmed", help="confirmed | rejected | unsure | pending | new")
     export.add_argument("--out", required=True, help=".csv or .json")
     export.add_argument("--db", default=None, help="case store URL (default: sqlite:///data/queue.db)")
     export.add_argument("--by", default="cli", help="who exports (recorded in the audit log)")

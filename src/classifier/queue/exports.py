@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from classifier.outputs import TableWriter
-from classifier.queue.schema import cases_table, decisions_table
+from classifier.queue.schema import CATEGORIES, cases_table, decisions_table
 from classifier.queue.store import CaseStore, ranked
 from classifier.queue.values import public, utc
 
@@ -192,7 +192,7 @@ def export_labels(store: CaseStore, since: datetime | str | None = None) -> list
                         "title": r["title"],
                         "text": text,
                         "label": label,
-                        "category": (r["category"] or r["model_category"] or "sale") if label else "none",
+                        "category": _category(r["category"], r["model_category"]) if label else "none",
                         "language": r["language"],
                         "source": "expert",
                         "family": f"expert:{r['domain'] or r['id']}",
@@ -204,6 +204,12 @@ def export_labels(store: CaseStore, since: datetime | str | None = None) -> list
                 )
             )
     return rows
+
+
+def _category(expert: str | None, model: str | None) -> str:
+    """A violation's category: the expert's, else the model's, else "sale" (the commonest; a missed
+    violation has no category from the model)."""
+    return next((c for c in (expert, model) if c in CATEGORIES), "sale")
 
 
 def write_labels(rows: Iterable[Mapping[str, Any]], path: Path | str) -> Path:

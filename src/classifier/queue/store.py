@@ -394,7 +394,10 @@ class CaseStore:
                 "decided_at": now(),
                 "score": case.score,
                 "model_version": case.model_version,
-                "category": (category or case.category) if decision == "confirmed" else None,
+                # the expert's category, else the model's when it named one ("none" below its threshold)
+                "category": (category or (case.category if case.category in CATEGORIES else None))
+                if decision == "confirmed"
+                else None,
             }
             decision_id = conn.execute(decisions_table.insert().values(values)).inserted_primary_key[0]
             conn.execute(update(cases_table).where(c.id == case_id).values(status=status))

@@ -255,6 +255,15 @@ def create_app(db_url: str | None = None, settings: ReviewSettings | None = None
         current_user(request)
         return render(request, "uncertain.html", rows=uncertain_cases(store, settings.uncertain_limit))
 
+    @app.get("/next")
+    def next_case(request: Request, after: int = 0) -> Response:
+        """The most urgent new case other than the one just decided: experts work down the queue."""
+        current_user(request)
+        for row in find_cases(store, QueueFilter(status="new"), page=1, per_page=2).rows:
+            if row["id"] != after:
+                return RedirectResponse(f"/cases/{row['id']}", status_code=303)
+        return RedirectResponse("/queue", status_code=303)
+
     # -- a case --
 
     @app.get("/cases/{case_id}")
