@@ -526,7 +526,8 @@ def test_export_labels_gives_decided_cases_as_training_rows(store: CaseStore) ->
     assert (c["label"], c["category"]) == (0, "none")
     assert d["text"] == "excerpt d"
     assert {r["source"] for r in rows.values()} == {"expert"}
-    assert a["family"] == "expert:a.example" and a["expert"] == "expert-1" and a["model_version"] == "3"
+    assert a["family"] == "expert:c-a" and a["expert"] == "expert-1" and a["model_version"] == "3"
+    assert c["hard_negative"] and not a["hard_negative"]  # flagged by the model, cleared by an expert
     assert export_labels(store, since="2999-01-01") == []
     with pytest.raises(ValueError, match="ISO date"):
         export_labels(store, since="yesterday")

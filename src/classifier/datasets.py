@@ -59,12 +59,23 @@ def labelled_table(path: Path, settings: Settings) -> pd.DataFrame:
             doc[column] = "" if value is None or value != value else str(value)
         doc["family"] = doc["family"] or f"{path.stem}:{doc['domain'] or doc['id']}"
         doc["source"] = doc["source"] or path.stem
-        doc["hard_negative"] = bool(row.get("hard_negative", False))
+        for column in ("title", "description"):  # text rows have none of their own: keep the table's
+            value = row.get(column)
+            if not doc.get(column) and isinstance(value, str):
+                doc[column] = value
+        doc["hard_negative"] = _flag(row.get("hard_negative", False))
         doc["obfuscations"] = ""
         rows.append(doc)
     if not rows:
         raise ValueError(f"{path}: no usable labelled rows")
     return pd.DataFrame(rows)
+
+
+def _flag(value: object) -> bool:
+    """A boolean cell: JSON/Parquet booleans, or CSV text ("True", "false", "1", "")."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1", "yes")
+    return bool(value) and value == value  # NaN is not a flag
 
 
 def _read_table(path: Path) -> pd.DataFrame:

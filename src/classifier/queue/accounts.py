@@ -91,6 +91,7 @@ class Accounts:
         )
 
     def _update(self, username: str, **values: Any) -> None:
+        username = username.strip().lower()
         with self.engine.begin() as conn:
             result = conn.execute(
                 update(users_table).where(users_table.c.username == username).values(**values)
@@ -118,7 +119,9 @@ class Accounts:
         """
         username = (username or "").strip().lower()[:64]
         if self.recent_failures(username) >= self.max_failures:
-            self.store.log_audit(username or "?", "login_blocked", detail={"ip": ip})
+            since = now() - self.window
+            if not self.store.count_audit(actor=username or "?", action="login_blocked", since=since):
+                self.store.log_audit(username or "?", "login_blocked", detail={"ip": ip})  # once a window
             raise LoginBlockedError(username)
         with self.engine.connect() as conn:
             row = (
@@ -176,6 +179,7 @@ class Accounts:
             conn.execute(delete(sessions_table).where(sessions_table.c.token_hash == hash_token(token)))
 
     def end_sessions(self, username: str) -> None:
+        username = username.strip().lower()
         user_ids = select(users_table.c.id).where(users_table.c.username == username)
         with self.engine.begin() as conn:
             conn.execute(delete(sessions_table).where(sessions_table.c.user_id.in_(user_ids)))

@@ -132,6 +132,7 @@ LABEL_FIELDS = (
     "language",
     "source",
     "family",
+    "hard_negative",
     "expert",
     "decided_at",
     "score",
@@ -144,8 +145,9 @@ def export_labels(store: CaseStore, since: datetime | str | None = None) -> list
     """Cases an expert confirmed or rejected, as labelled training rows (``source = "expert"``).
 
     The label is the case's final status (with two required confirmations, one is not enough); the
-    category is the one the expert named, else the model's; ``family`` is the domain, so that a site's
-    pages never straddle the training and held-out sets. ``since`` keeps cases whose latest decision is
+    category is the one the expert named, else the model's; ``family`` is the case's duplicate group,
+    so that mirrors of one ad never straddle the training and held-out sets; a flagged page an expert
+    cleared is a ``hard_negative``. ``since`` keeps cases whose latest decision is
     that recent or newer. Cases without text (stored by an older version) fall back to their excerpt.
     """
     c, d = cases_table.c, decisions_table.c
@@ -161,6 +163,8 @@ def export_labels(store: CaseStore, since: datetime | str | None = None) -> list
             c.status,
             c.category.label("model_category"),
             c.language,
+            c.cluster_id,
+            c.label.label("flagged"),
             d.category,
             d.expert,
             d.decided_at,
@@ -195,7 +199,10 @@ def export_labels(store: CaseStore, since: datetime | str | None = None) -> list
                         "category": _category(r["category"], r["model_category"]) if label else "none",
                         "language": r["language"],
                         "source": "expert",
-                        "family": f"expert:{r['domain'] or r['id']}",
+                        # a duplicate group (mirrors of one ad) is one family: it never straddles the split
+                        "family": f"expert:{r['cluster_id'] or r['domain'] or r['id']}",
+                        # a page the model flagged and an expert cleared is exactly a hard negative
+                        "hard_negative": bool(not label and r["flagged"]),
                         "expert": r["expert"],
                         "decided_at": r["decided_at"],
                         "score": r["score"],

@@ -178,15 +178,21 @@ sessions_table = Table(
 )
 
 
+_SCHEMA_LOCK = 727_364_201  # a PostgreSQL advisory lock key: one process upgrades the schema at a time
+
+
 def ensure_schema(engine: Engine) -> None:
     """Create missing tables, then add the columns and indexes that newer code defines.
 
     Only additive changes, so a store written by an older version keeps its cases and decisions: new
-    columns are nullable or carry a server default, and nothing is dropped or retyped.
+    columns are nullable or carry a server default, and nothing is dropped or retyped. On PostgreSQL
+    the whole upgrade holds an advisory lock, so processes starting together do not race each other.
     """
-    metadata.create_all(engine)
-    found = inspect(engine)
     with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
+        metadata.create_all(conn)
+        found = inspect(conn)
         for table in metadata.sorted_tables:
             present = {c["name"] for c in found.get_columns(table.name)}
             for column in table.columns:
@@ -196,6 +202,6 @@ def ensure_schema(engine: Engine) -> None:
                         f" NOT NULL DEFAULT {column.server_default.arg.text}" if column.server_default else ""
                     )
                     conn.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}{default}'))
-    for table in metadata.sorted_tables:
-        for index in table.indexes:
-            index.create(engine, checkfirst=True)
+        for table in metadata.sorted_tables:
+            for index in table.indexes:
+                index.create(conn, checkfirst=True)

@@ -72,7 +72,9 @@ class CaseStore:
         if self._dialect == "sqlite":
             _make_parent_dir(parsed.database)
         try:
-            self.engine: Engine = create_engine(url, json_serializer=json_dumps)
+            # SQLite: a decision waits up to 30 s for a scoring run's write instead of failing after 5
+            options = {"connect_args": {"timeout": 30}} if self._dialect == "sqlite" else {}
+            self.engine: Engine = create_engine(url, json_serializer=json_dumps, **options)
         except ModuleNotFoundError as exc:  # the PostgreSQL driver is an optional extra
             raise ValueError(f"{exc.name} is not installed: pip install -e '.[postgres]'") from exc
         if self._dialect == "sqlite":
@@ -300,8 +302,8 @@ class CaseStore:
     # -- reading --
 
     def cases(self, status: str | None = None, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
-        """Cases for the review queue, most urgent first; never-scored (error) cases last."""
-        stmt = ranked(select(cases_table))
+        """Cases for the review queue, most urgent first; never-scored (error) cases last (without text)."""
+        stmt = ranked(select(*_listed()))
         if status is not None:
             stmt = stmt.where(cases_table.c.status == status)
         stmt = stmt.limit(limit).offset(offset)
@@ -323,10 +325,10 @@ class CaseStore:
         return case
 
     def cluster(self, cluster_id: str) -> list[dict[str, Any]]:
-        """The cases of one duplicate group (mirrors of one ad), most urgent first."""
+        """The cases of one duplicate group (mirrors of one ad), most urgent first (without text)."""
         if not cluster_id:
             return []
-        stmt = ranked(select(cases_table).where(cases_table.c.cluster_id == cluster_id))
+        stmt = ranked(select(*_listed()).where(cases_table.c.cluster_id == cluster_id))
         with self.engine.connect() as conn:
             return [public(r) for r in conn.execute(stmt).mappings()]
 
@@ -479,6 +481,11 @@ class CaseStore:
         from classifier.queue.exports import export_cases
 
         return export_cases(self, status)
+
+
+def _listed() -> list[Any]:
+    """Every case column but the page text (up to 200,000 characters): lists never show it."""
+    return [column for column in cases_table.c if column.name != "text"]
 
 
 def ranked(stmt: Any) -> Any:

@@ -35,11 +35,12 @@ LIST_COLUMNS = (
     "last_error",
 )
 SEARCH_CHARS = 200
+OPEN = "open"  # the queue's default: new cases and those waiting for a second confirmation
 
 
 @dataclass(frozen=True)
 class QueueFilter:
-    """What the expert asked the queue for; empty values filter nothing."""
+    """What the expert asked the queue for; empty values filter nothing; status ``open`` is new or pending."""
 
     status: str = ""
     language: str = ""
@@ -66,7 +67,9 @@ def _list_columns() -> list[Any]:
 
 def _where(stmt: Any, f: QueueFilter) -> Any:
     c = cases_table.c
-    if f.status:
+    if f.status == OPEN:
+        stmt = stmt.where(c.status.in_([NEW, PENDING]))
+    elif f.status:
         stmt = stmt.where(c.status == f.status)
     if f.language:
         stmt = stmt.where(c.language == f.language)
@@ -137,7 +140,11 @@ def dashboard(store: CaseStore, days: int = 30) -> dict[str, Any]:
     c, d, r = cases_table.c, decisions_table.c, runs_table.c
     since = now() - timedelta(days=days)
     # SQLite keeps times as text: date() reads it; CAST AS DATE would read the year as a number
-    day = func.date(d.decided_at) if store.dialect == "sqlite" else cast(d.decided_at, Date)
+    day = (
+        func.date(d.decided_at)
+        if store.dialect == "sqlite"
+        else cast(func.timezone("UTC", d.decided_at), Date)
+    )
     per_day = (
         select(day.label("day"), d.decision, func.count().label("n"))
         .where(d.decided_at >= since)
@@ -150,19 +157,21 @@ def dashboard(store: CaseStore, days: int = 30) -> dict[str, Any]:
     )
     # flagged by the score the model gave when the expert decided, at that model's threshold
     flagged = case((d.score >= func.coalesce(thresholds.c.threshold, 0.5), 1), else_=0)
+    # the case's final status: with two confirmations required, one confirmation is not yet a verdict
     by_version = (
         select(
             d.model_version,
-            func.sum(case((d.decision == "confirmed", flagged), else_=0)).label("true_positives"),
-            func.sum(case((d.decision == "rejected", flagged), else_=0)).label("false_positives"),
-            func.sum(case((d.decision == "confirmed", 1 - flagged), else_=0)).label("missed"),
+            func.sum(case((c.status == "confirmed", flagged), else_=0)).label("true_positives"),
+            func.sum(case((c.status == "rejected", flagged), else_=0)).label("false_positives"),
+            func.sum(case((c.status == "confirmed", 1 - flagged), else_=0)).label("missed"),
             func.count().label("decided"),
         )
         .select_from(
-            decisions_table.join(latest, latest.c.decision_id == d.id).outerjoin(
-                thresholds, thresholds.c.model_version == d.model_version
-            )
+            decisions_table.join(latest, latest.c.decision_id == d.id)
+            .join(cases_table, c.id == d.case_id)
+            .outerjoin(thresholds, thresholds.c.model_version == d.model_version)
         )
+        .where(c.status.in_(["confirmed", "rejected"]))
         .group_by(d.model_version)
         .order_by(d.model_version)
     )

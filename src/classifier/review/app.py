@@ -8,6 +8,7 @@ never as HTML; URLs are text, never links. Run it with ``classifier review``.
 from __future__ import annotations
 
 import secrets
+import threading
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from classifier.config import ReviewSettings
 from classifier.queue import CATEGORIES, DECISIONS, STATUSES, CaseStore, StaleCaseError
 from classifier.queue.accounts import Accounts, LoginBlockedError
-from classifier.queue.views import QueueFilter, dashboard, facets, find_cases, uncertain_cases
+from classifier.queue.views import OPEN, QueueFilter, dashboard, facets, find_cases, uncertain_cases
 from classifier.review import texts
 from classifier.review.highlight import highlight
 from classifier.review.security import (
@@ -36,6 +37,7 @@ from classifier.review.security import (
 )
 
 HERE = Path(__file__).parent
+TOO_MANY_ATTEMPTS = "Слишком много неудачных попыток входа. Подождите и попробуйте снова."
 AUDIT_PER_PAGE = 100
 
 
@@ -82,6 +84,8 @@ def create_app(db_url: str | None = None, settings: ReviewSettings | None = None
     )
     limiter = AddressLimiter(settings.login_max_failures_per_ip, settings.login_window_minutes * 60)
     templates = _templates()
+    name_locks = [threading.Lock() for _ in range(64)]
+    password_checks = threading.BoundedSemaphore(2)
     session_lifetime = timedelta(hours=settings.session_hours)
 
     # no interactive API docs: they need scripts from elsewhere, and they would list the routes to anyone
@@ -144,59 +148,37 @@ def create_app(db_url: str | None = None, settings: ReviewSettings | None = None
         next: str = Form("/queue"),
     ) -> Response:
         target = local_path(next)
-        if not same(request.cookies.get(LOGIN_CSRF_COOKIE), csrf):
-            return render(
-                request,
-                "login.html",
-                403,
-                user=None,
-                next=target,
-                csrf=_token(),
-                message="Форма устарела: попробуйте ещё раз.",
+
+        def refused(status_code: int, message: str) -> Response:
+            token = _token()  # a fresh form token and its cookie, so the next try can succeed
+            response = render(
+                request, "login.html", status_code, user=None, next=target, csrf=token, message=message
             )
+            set_cookie(request, response, LOGIN_CSRF_COOKIE, token, 3600, secure=settings.secure_cookies)
+            return response
+
+        if not same(request.cookies.get(LOGIN_CSRF_COOKIE), csrf):
+            return refused(403, "Форма устарела: попробуйте ещё раз.")
         address = client(request)
         if limiter.blocked(address):
-            return render(
-                request,
-                "login.html",
-                429,
-                user=None,
-                next=target,
-                csrf=csrf,
-                message="Слишком много неудачных попыток входа. Подождите и попробуйте снова.",
-            )
-        try:
-            user = accounts.authenticate(username, password, ip=address)
-        except LoginBlockedError:
-            return render(
-                request,
-                "login.html",
-                429,
-                user=None,
-                next=target,
-                csrf=csrf,
-                message="Слишком много неудачных попыток входа. Подождите и попробуйте снова.",
-            )
+            return refused(429, TOO_MANY_ATTEMPTS)
+        name = username.strip().lower()[:64]
+        # One check per account at a time, so parallel guesses all see the earlier failures; few checks
+        # at once, since each argon2 check takes a core and 64 MiB.
+        with name_locks[hash(name) % len(name_locks)], password_checks:
+            try:
+                user = accounts.authenticate(name, password, ip=address)
+            except LoginBlockedError:
+                limiter.failed(address)
+                return refused(429, TOO_MANY_ATTEMPTS)
         if user is None:
             limiter.failed(address)
-            return render(
-                request,
-                "login.html",
-                401,
-                user=None,
-                next=target,
-                csrf=csrf,
-                message="Неверное имя пользователя или пароль.",
-            )
+            return refused(401, "Неверное имя пользователя или пароль.")
         token, _ = accounts.start_session(user["id"], session_lifetime)
         response = RedirectResponse(target, status_code=303)
+        lifetime = int(session_lifetime.total_seconds())
         set_cookie(
-            request,
-            response,
-            SESSION_COOKIE,
-            token,
-            int(session_lifetime.total_seconds()),
-            secure=settings.secure_cookies,
+            request, response, SESSION_COOKIE, token, lifetime, secure=settings.secure_cookies, strict=False
         )
         response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
         return response
@@ -221,7 +203,7 @@ def create_app(db_url: str | None = None, settings: ReviewSettings | None = None
     @app.get("/queue")
     def queue_page(
         request: Request,
-        status: str = "new",
+        status: str = OPEN,
         language: str = "",
         category: str = "",
         min_score: str = "",
@@ -229,7 +211,7 @@ def create_app(db_url: str | None = None, settings: ReviewSettings | None = None
         page: int = 1,
     ) -> Response:
         current_user(request)
-        status = status if status in (*STATUSES, "all") else "new"
+        status = status if status in (*STATUSES, OPEN, "all") else OPEN
         minimum = _percent(min_score)
         chosen = QueueFilter(
             status="" if status == "all" else status,
@@ -257,9 +239,9 @@ def create_app(db_url: str | None = None, settings: ReviewSettings | None = None
 
     @app.get("/next")
     def next_case(request: Request, after: int = 0) -> Response:
-        """The most urgent new case other than the one just decided: experts work down the queue."""
+        """The most urgent undecided case other than the one just decided: experts work down the queue."""
         current_user(request)
-        for row in find_cases(store, QueueFilter(status="new"), page=1, per_page=2).rows:
+        for row in find_cases(store, QueueFilter(status=OPEN), page=1, per_page=2).rows:
             if row["id"] != after:
                 return RedirectResponse(f"/cases/{row['id']}", status_code=303)
         return RedirectResponse("/queue", status_code=303)
