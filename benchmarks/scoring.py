@@ -33,11 +33,13 @@ _SCORED = re.compile(r"scored (\d+) records in ([\d.]+)s")
 _LOADED = re.compile(r"loaded in ([\d.]+)s")
 
 
-def score_command(warc: Path, out_dir: Path, model: str, jobs: int, params: Path) -> dict[str, float]:
+def score_command(
+    warc: Path, out_dir: Path, model: str, jobs: int, params: Path, extra: tuple[str, ...] = ()
+) -> dict[str, float]:
     """Run `classifier score` in a fresh process: wall seconds, peak RSS, records, and the scoring loop's
     own pages/s (from the command's log: without start-up, model loading, ranking and drift logging)."""
     executable = Path(sys.executable).with_name("classifier")
-    out = out_dir / f"queue-{jobs}-{warc.parent.name}.csv"
+    out = out_dir / f"queue-{jobs}-{warc.parent.name}-{'-'.join(extra).replace('/', '_')}.csv"
     args = [
         str(executable),
         "-v",
@@ -56,6 +58,7 @@ def score_command(warc: Path, out_dir: Path, model: str, jobs: int, params: Path
         "--jobs",
         str(jobs),
         "--no-cache",
+        *extra,
     ]
     started = time.perf_counter()
     with tempfile.TemporaryFile() as log:

@@ -8,12 +8,21 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
-from classifier.config import DATA_DIR, DEFAULT_PARAMS, EXTRACT_CACHE, SCORE_RUNS_DIR, Settings, load_settings
+from classifier.config import (
+    DATA_DIR,
+    DEFAULT_PARAMS,
+    EXTRACT_CACHE,
+    EXTRACT_ENGINES,
+    SCORE_RUNS_DIR,
+    Settings,
+    load_settings,
+)
 
 log = logging.getLogger("classifier")
 DEMO_DIR = DATA_DIR / "demo"
@@ -21,7 +30,20 @@ PROCESSED_DIR = DATA_DIR / "processed"
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return load_settings(args.params)
+    settings = load_settings(args.params)
+    extractor = getattr(args, "extractor", None)
+    if extractor:  # --extractor overrides params extract.engine
+        settings = replace(settings, extract=replace(settings.extract, engine=extractor))
+    return settings
+
+
+def _extractor_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--extractor",
+        choices=EXTRACT_ENGINES,
+        default=None,
+        help="main-content extraction: trafilatura (default) or resiliparse (fast, for large crawls)",
+    )
 
 
 def cmd_demo_data(args: argparse.Namespace) -> int:
@@ -91,8 +113,6 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
 
 def _with_jobs(settings: Settings, jobs: int) -> Settings:
-    from dataclasses import replace
-
     return replace(settings, extract=replace(settings.extract, n_jobs=jobs))
 
 
@@ -214,6 +234,22 @@ def cmd_score(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if args.jobs:
         settings = _with_jobs(settings, args.jobs)
+    dask = None
+    if args.engine == "dask":
+        from classifier.score.distributed import DaskOptions
+
+        dask = DaskOptions(
+            scheduler=args.scheduler, workers=args.workers or 2, partition_records=args.partition_records
+        )
+    elif args.scheduler or args.workers:
+        raise ValueError("--scheduler and --workers need --engine dask")
+    bar = None
+
+    def partitions_done(done: int, total: int) -> None:
+        nonlocal bar
+        bar = bar or tqdm(total=total, initial=done - 1, unit="partition", disable=None)
+        bar.update(1)
+
     with CaseStore(args.db or settings.score.db or None) as store:
         summary = score_inputs(
             args.inputs,
@@ -224,7 +260,11 @@ def cmd_score(args: argparse.Namespace) -> int:
             use_cache=not args.no_cache,
             progress=lambda docs, done: _progress(docs, unit="record", initial=done),
             runs_dir=Path(args.checkpoints),
+            dask=dask,
+            partition_progress=partitions_done,
         )
+    if bar is not None:
+        bar.close()
     print_score_summary(asdict(summary))
     return 0
 
@@ -374,6 +414,7 @@ def build_parser() -> argparse.ArgumentParser:
     extract.add_argument("--out", required=True, help="output table: .parquet, .jsonl or .csv")
     extract.add_argument("--jobs", type=int, default=None, help="parallel processes (default: params)")
     extract.add_argument("--no-cache", action="store_true", help="do not read or write the extraction cache")
+    _extractor_option(extract)
     extract.set_defaults(func=cmd_extract)
 
     train = commands.add_parser("train", help="train, evaluate on held-out families, log and register")
@@ -381,6 +422,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--labels", nargs="+", help="expert decisions (classifier export-labels) added to the training data"
     )
+    _extractor_option(train)
     train.set_defaults(func=cmd_train)
 
     evaluate = commands.add_parser("evaluate", help="score labelled data with a model and report metrics")
@@ -391,6 +433,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--data", nargs="+", required=True, help="labelled tables, or a demo corpus folder")
     evaluate.add_argument("--out", default="data/processed/evaluation")
+    _extractor_option(evaluate)
     evaluate.set_defaults(func=cmd_evaluate)
 
     promote = commands.add_parser("promote", help="make a registered model version the champion by hand")
@@ -411,12 +454,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     score.add_argument("--db", default=None, help="case store URL (default: sqlite:///data/queue.db)")
     score.add_argument("--jobs", type=int, default=None, help="extraction processes (default: params)")
+    score.add_argument(
+        "--engine", choices=("local", "dask"), default="local", help="local processes, or a Dask cluster"
+    )
+    score.add_argument("--scheduler", default=None, help="with --engine dask: join tcp://HOST:PORT")
+    score.add_argument(
+        "--workers", type=int, default=None, help="with --engine dask: start a local cluster of N workers (2)"
+    )
+    score.add_argument(
+        "--partition-records", type=int, default=250, help="with --engine dask: records per task (250)"
+    )
     score.add_argument("--no-cache", action="store_true", help="do not read or write the extraction cache")
     score.add_argument(
         "--checkpoints",
         default=str(SCORE_RUNS_DIR),
         help="where unfinished runs keep their state; the same command resumes from it (default: %(default)s)",
     )
+    _extractor_option(score)
     score.set_defaults(func=cmd_score)
 
     export = commands.add_parser("export-cases", help="export decided cases for the blocking system")
@@ -459,6 +513,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--n", type=int, default=None)
     demo.add_argument("--no-cache", action="store_true", help="do not read or write the extraction cache")
     demo.add_argument("--no-train", action="store_true", help="stop after extraction")
+    _extractor_option(demo)
     demo.set_defaults(func=cmd_demo)
     return parser
 

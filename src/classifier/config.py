@@ -51,14 +51,24 @@ class IngestSettings:
     chunk_size: int = 256
 
 
+EXTRACT_ENGINES = ("trafilatura", "resiliparse")
+
+
 @dataclass(frozen=True)
 class ExtractSettings:
+    engine: str = "trafilatura"  # or "resiliparse": the fast mode for large crawls (see README)
     n_jobs: int = 2
     batch_size: int = 16
     min_main_text_chars: int = 200
     favor_recall: bool = True
     cache: bool = True
     max_text_chars: int = 100_000
+
+    def __post_init__(self) -> None:
+        if self.engine not in EXTRACT_ENGINES:
+            raise ValueError(
+                f"extract.engine must be one of {', '.join(EXTRACT_ENGINES)}, not {self.engine!r}"
+            )
 
 
 @dataclass(frozen=True)

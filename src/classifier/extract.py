@@ -244,6 +244,13 @@ def telegram_text(tree: lxml.html.HtmlElement) -> str:
 
 
 def _extract_html(html: str, url: str, settings: ExtractSettings) -> dict[str, Any]:
+    if settings.engine == "resiliparse":
+        from classifier.extract_fast import extract_html_fast
+
+        markup = _clean_markup(html)  # the same refusals as the default mode: binary and empty pages
+        if not markup.strip():
+            raise ExtractionError("empty page")
+        return extract_html_fast(markup, url, settings)
     tree = parse_html(html)
     text, extractor = telegram_text(tree), "telegram"
     if not text:
@@ -264,6 +271,10 @@ def _extract_html(html: str, url: str, settings: ExtractSettings) -> dict[str, A
 def settings_fingerprint(settings: ExtractSettings) -> str:
     """Changes whenever a setting or the extractor changes, so stale cache entries are never read."""
     key = json.dumps(asdict(settings), sort_keys=True) + EXTRACTOR_VERSION + trafilatura.__version__
+    if settings.engine == "resiliparse":
+        from importlib.metadata import version
+
+        key += version("resiliparse")
     return hashlib.sha1(key.encode()).hexdigest()[:10]
 
 

@@ -114,14 +114,24 @@ def record_from_bytes(
     )
 
 
-def read_warc(path: Path, settings: IngestSettings, stats: IngestStats) -> Iterator[Record]:
+def read_warc(
+    path: Path, settings: IngestSettings, stats: IngestStats, start: int = 0, stop: int | None = None
+) -> Iterator[Record]:
+    """The archive's HTML responses; with ``start``/``stop``, only the records whose offsets lie in that
+    byte range (a partition: records start where the planner saw them, so seeking lands on one)."""
     from warcio.archiveiterator import ArchiveIterator
 
     with path.open("rb") as stream:
+        stream.seek(start)
         iterator = ArchiveIterator(stream, arc2warc=True)
-        end = 0
+        end = start
         try:
             for warc_record in iterator:
+                # Records follow each other with at most _RECORD_GAP bytes between them (an uncompressed
+                # record's closing blank lines), and no record is shorter: so when the last one ended
+                # this close to ``stop``, this record is the next partition's first.
+                if stop is not None and end + _RECORD_GAP >= stop:
+                    return
                 record = None
                 if warc_record.rec_type == "response":
                     record = _warc_response(warc_record, settings, stats)
@@ -137,15 +147,20 @@ def read_warc(path: Path, settings: IngestSettings, stats: IngestStats) -> Itera
             log.warning("%s: archive broken after offset %s: %s", path, end, exc)
             yield _error("", f"{path}:{end}", f"broken WARC after offset {end}: {exc}")
             return
+    if stop is not None:
+        return
     unread = _unread_tail(path, end)
     if unread:  # warcio stops quietly at a cut-off gzip member
         yield _error("", f"{path}:{end}", f"broken WARC after offset {end}: {unread} bytes unreadable")
 
 
+_RECORD_GAP = 16
+
+
 def _unread_tail(path: Path, end: int) -> int:
     """Bytes after the last record warcio read, other than the blank lines that close a record."""
     size = path.stat().st_size
-    if size - end > 16:
+    if size - end > _RECORD_GAP:
         return size - end
     with path.open("rb") as handle:
         handle.seek(end)
@@ -178,11 +193,18 @@ def _warc_response(warc_record: Any, settings: IngestSettings, stats: IngestStat
     )
 
 
-def read_html_files(path: Path, settings: IngestSettings, stats: IngestStats) -> Iterator[Record]:
-    files = (
+def html_files(path: Path) -> list[Path]:
+    """The HTML files of a file or folder, in the order every reader uses."""
+    return (
         [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.suffix.lower() in HTML_SUFFIXES)
     )
-    for file in files:
+
+
+def read_html_files(
+    path: Path, settings: IngestSettings, stats: IngestStats, start: int = 0, stop: int | None = None
+) -> Iterator[Record]:
+    """The pages of an HTML file or folder; ``start``/``stop`` select files by their position."""
+    for file in html_files(path)[start:stop]:
         url = file.resolve().as_uri()
         try:
             with file.open("rb") as handle:
@@ -234,9 +256,20 @@ def _cell(value: Any) -> str:
     return value if isinstance(value, str) else str(value)
 
 
-def read_jsonl(path: Path, settings: IngestSettings, stats: IngestStats) -> Iterator[Record]:
+def read_jsonl(
+    path: Path,
+    settings: IngestSettings,
+    stats: IngestStats,
+    start: int = 0,
+    stop: int | None = None,
+    first_line: int = 1,
+) -> Iterator[Record]:
+    """One record per line; ``start``/``stop`` are byte offsets of line starts, ``first_line`` the
+    number of the line at ``start``."""
     with path.open("rb") as handle:
-        for number, line in enumerate(handle, start=1):
+        handle.seek(start)
+        lines = iter(handle.readline, b"") if stop is None else _lines_until(handle, stop)
+        for number, line in enumerate(lines, start=first_line):
             source = f"{path}:{number}"
             if not line.strip():
                 continue
@@ -252,12 +285,30 @@ def read_jsonl(path: Path, settings: IngestSettings, stats: IngestStats) -> Iter
             yield record_from_row(row, source, settings)
 
 
-def read_csv(path: Path, settings: IngestSettings, stats: IngestStats) -> Iterator[Record]:
+def _lines_until(handle: Any, stop: int) -> Iterator[bytes]:
+    while handle.tell() < stop:
+        line = handle.readline()
+        if not line:
+            return
+        yield line
+
+
+def read_csv(
+    path: Path, settings: IngestSettings, stats: IngestStats, start: int = 0, stop: int | None = None
+) -> Iterator[Record]:
+    """One record per row; ``start``/``stop`` select rows by their position (after the header)."""
     import pandas as pd
 
     try:
-        chunks = pd.read_csv(path, dtype=str, keep_default_na=False, chunksize=_TABLE_BATCH)
-        row_number = 0
+        chunks = pd.read_csv(
+            path,
+            dtype=str,
+            keep_default_na=False,
+            chunksize=_TABLE_BATCH,
+            skiprows=range(1, start + 1) if start else None,
+            nrows=None if stop is None else stop - start,
+        )
+        row_number = start
         for chunk in chunks:
             for row in chunk.to_dict("records"):
                 row_number += 1
@@ -267,13 +318,17 @@ def read_csv(path: Path, settings: IngestSettings, stats: IngestStats) -> Iterat
         yield _error("", str(path), f"unreadable CSV: {exc}")
 
 
-def read_parquet(path: Path, settings: IngestSettings, stats: IngestStats) -> Iterator[Record]:
+def read_parquet(
+    path: Path, settings: IngestSettings, stats: IngestStats, start: int = 0, stop: int | None = None
+) -> Iterator[Record]:
+    """One record per row; ``start``/``stop`` select row groups by their position."""
     import pyarrow.parquet as pq
 
     try:
         parquet = pq.ParquetFile(path)
-        row_number = 0
-        for batch in parquet.iter_batches(batch_size=_TABLE_BATCH):
+        groups = list(range(parquet.num_row_groups))[start:stop]
+        row_number = sum(parquet.metadata.row_group(i).num_rows for i in range(start))
+        for batch in parquet.iter_batches(batch_size=_TABLE_BATCH, row_groups=groups):
             for row in batch.to_pylist():
                 row_number += 1
                 stats.records["parquet"] += 1

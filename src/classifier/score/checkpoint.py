@@ -70,10 +70,14 @@ class Checkpoint:
         rows: list[dict[str, Any]],
         keys: list[tuple[str, int]],
         signatures: list[tuple[int, np.ndarray, int]],
+        meta: dict[str, str] | None = None,
     ) -> None:
-        """Store one chunk atomically: all of its rows, keys and signatures, or none of them."""
+        """Store one chunk atomically: all of its rows, keys and signatures, or none of them; ``meta``
+        values (say, how many partitions are done) are written in the same transaction."""
         self.db.execute("BEGIN")
         try:
+            if meta:
+                self.db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta.items())
             self.db.executemany(
                 "INSERT INTO rows (seq, record_id, score, category, source_kind, fetched_at, payload)"
                 " VALUES (?,?,?,?,?,?,?)",

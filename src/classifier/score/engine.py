@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -38,6 +38,9 @@ from classifier.score.drift import drift_report, reference_scores
 from classifier.score.duplicates import MinHasher, band_keys, contact_keys, grouped, link
 from classifier.score.priority import priority, recency, source_kind
 from classifier.score.rows import SCORED_FIELDS, TEXT_CHARS
+
+if TYPE_CHECKING:
+    from classifier.score.distributed import DaskOptions
 
 log = logging.getLogger(__name__)
 EVIDENCE_MIN_SCORE = 0.05  # below this nobody reads why a page is not an ad; explaining it costs time
@@ -112,9 +115,16 @@ def _row_settings(settings: Settings) -> dict[str, Any]:
     return sections
 
 
-def run_key(inputs: list[str], out: Path, model: ScoringModel, db_url: str, settings: Settings) -> str:
-    """The same command on the same inputs and model gives the same key, and so the same checkpoint."""
+def run_key(
+    inputs: list[str], out: Path, model: ScoringModel, db_url: str, settings: Settings, engine: str = "local"
+) -> str:
+    """The same command on the same inputs and model gives the same key, and so the same checkpoint.
+
+    The engine is part of it: a local run commits records, a Dask run partitions, so neither resumes
+    the other's checkpoint.
+    """
     identity = {
+        "engine": engine,
         "inputs": _input_fingerprint(inputs),
         "out": str(out.resolve()),
         "model": [model.name, model.version, model.reference],
@@ -351,14 +361,21 @@ def score_inputs(
     use_cache: bool = True,
     progress: Progress | None = None,
     runs_dir: Path = SCORE_RUNS_DIR,
+    dask: DaskOptions | None = None,
+    partition_progress: Callable[[int, int], None] | None = None,
 ) -> ScoreSummary:
-    """Score ``inputs`` into the ranked file ``out`` and ``store``; resume a killed run of the same command."""
+    """Score ``inputs`` into the ranked file ``out`` and ``store``; resume a killed run of the same command.
+
+    With ``dask``, partitions of the inputs are scored on a Dask cluster (``distributed.py``); the
+    outputs are the same as the local engine's.
+    """
     started = time.perf_counter()
     if out.suffix.lower() not in (".csv", ".parquet", ".jsonl"):
         raise ValueError(f"{out}: the queue file must end in .csv, .parquet or .jsonl")
     model = load_scoring_model(model_ref or settings.score.model)
     log.info("model %s v%s loaded in %.1fs", model.name, model.version, time.perf_counter() - started)
-    checkpoint = Checkpoint(runs_dir / f"{run_key(inputs, out, model, store.url, settings)}.sqlite")
+    engine = "dask" if dask else "local"
+    checkpoint = Checkpoint(runs_dir / f"{run_key(inputs, out, model, store.url, settings, engine)}.sqlite")
     if checkpoint.get("run_id") is None:
         checkpoint.put(run_id=uuid.uuid4().hex, started_at=datetime.now(UTC).isoformat(timespec="seconds"))
     run_id, started_at = checkpoint.get("run_id"), checkpoint.get("started_at")
@@ -366,20 +383,15 @@ def score_inputs(
     if done:
         log.warning("resuming run %s after %d committed records", run_id, done)
 
-    stats = IngestStats()
-    cache = EXTRACT_CACHE if use_cache and settings.extract.cache else None
-    # ingestion order is deterministic, so the first `done` records are the committed ones
-    records = islice(iter_records(inputs, settings.ingest, stats), done, None)
-    documents = extract_documents(records, settings.extract, cache)
-    if progress is not None:
-        documents = progress(documents, done)
-    scorer = ChunkScorer(model, settings.score, run_id, started_at)
-    seq = done
-    for chunk in _chunks(documents, settings.score.chunk_size):
-        checkpoint.add_chunk(*scorer.score(chunk, seq))
-        seq += len(chunk)
+    if dask is not None:
+        from classifier.score.distributed import score_on_dask
 
-    log.info("scored %d records in %.1fs", seq, time.perf_counter() - started)
+        stats = score_on_dask(
+            inputs, settings, checkpoint, model, run_id, started_at, dask, partition_progress
+        )
+    else:
+        stats = _score_locally(inputs, settings, checkpoint, model, run_id, started_at, use_cache, progress)
+    log.info("scored %d records in %.1fs", checkpoint.committed(), time.perf_counter() - started)
     rank(checkpoint, settings.score, datetime.fromisoformat(started_at))
     log.info("grouped and ranked at %.1fs", time.perf_counter() - started)
     tally = _Tally()
@@ -412,6 +424,33 @@ def score_inputs(
         store.finish_run(run_id, asdict(summary))
     checkpoint.delete()
     return summary
+
+
+def _score_locally(
+    inputs: list[str],
+    settings: Settings,
+    checkpoint: Checkpoint,
+    model: ScoringModel,
+    run_id: str,
+    started_at: str,
+    use_cache: bool,
+    progress: Progress | None,
+) -> IngestStats:
+    """Stream the records not yet committed through extraction and the model, chunk by chunk."""
+    stats = IngestStats()
+    done = checkpoint.committed()
+    cache = EXTRACT_CACHE if use_cache and settings.extract.cache else None
+    # ingestion order is deterministic, so the first `done` records are the committed ones
+    records = islice(iter_records(inputs, settings.ingest, stats), done, None)
+    documents = extract_documents(records, settings.extract, cache)
+    if progress is not None:
+        documents = progress(documents, done)
+    scorer = ChunkScorer(model, settings.score, run_id, started_at)
+    seq = done
+    for chunk in _chunks(documents, settings.score.chunk_size):
+        checkpoint.add_chunk(*scorer.score(chunk, seq))
+        seq += len(chunk)
+    return stats
 
 
 def _summary(

@@ -1,0 +1,190 @@
+"""The benchmark suite: runs the benchmark scripts, then prints one table of their latest results.
+
+Each script writes benchmarks/results/<name>.json (with the machine and time it ran on); this one runs
+them one after another, in fresh processes, and renders results/table.md, the table in the README.
+
+    python benchmarks/run.py                 # everything (about 45 minutes on 2 cores)
+    python benchmarks/run.py --only dask_engine extraction
+    python benchmarks/run.py --table         # only the table, from the results on disk
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).parent
+RESULTS = HERE / "results"
+SUITE = ("extraction", "extraction_quality", "model", "scoring", "dask_engine")
+
+
+def run(names: list[str]) -> None:
+    for name in names:
+        print(f"== {name}", flush=True)
+        subprocess.run([sys.executable, str(HERE / f"{name}.py")], check=True, cwd=HERE.parent)
+
+
+def _load(name: str) -> dict[str, Any]:
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _mark(ok: bool | None) -> str:
+    return "—" if ok is None else ("met" if ok else "**missed**")
+
+
+def rows() -> list[tuple[str, str, str, str]]:
+    """(measure, result, target, met) for every benchmark that has results."""
+    out: list[tuple[str, str, str, str]] = []
+    ex = _load("extraction")
+    if "trafilatura" in ex:
+        t, r = ex["trafilatura"], ex["resiliparse"]
+        out += [
+            ("bare trafilatura, 1 core", f"{t['bare_pages_per_s']} pages/s", "", "—"),
+            (
+                "our extraction pipeline, trafilatura mode, 1 job",
+                f"{t['pipeline_1_job_pages_per_s']} pages/s = {t['pipeline_vs_bare']}× bare",
+                "≥ 0.85× bare",
+                _mark(ex["met"]["pipeline_vs_bare"]),
+            ),
+            (
+                "… with 2 jobs",
+                f"{t['pipeline_2_jobs_pages_per_s']} pages/s = {t['two_jobs_speedup']}× 1 job",
+                "≥ 1.7×",
+                _mark(ex["met"]["two_jobs_speedup"]),
+            ),
+            (
+                "bare resiliparse main content, 1 core",
+                f"{r['bare_on_decoded_text_pages_per_s']} pages/s",
+                "",
+                "—",
+            ),
+            (
+                "our extraction pipeline, resiliparse mode, 1 job",
+                f"{r['pipeline_1_job_pages_per_s']} pages/s = {r['pipeline_vs_bare']}× bare",
+                "≥ 0.85× bare",
+                _mark(ex["met"]["resiliparse_pipeline_vs_bare"]),
+            ),
+            (
+                "resiliparse mode vs trafilatura mode",
+                f"{ex['resiliparse_mode_vs_trafilatura_mode']}×",
+                "≥ 10×",
+                _mark(ex["met"]["resiliparse_mode_vs_trafilatura_mode"]),
+            ),
+        ]
+    quality = _load("extraction_quality")
+    if quality:
+        base = quality["trained_trafilatura_scoring_trafilatura"]["average_precision"]
+        fast = quality["trained_resiliparse_scoring_resiliparse"]["average_precision"]
+        mixed = quality["trained_trafilatura_scoring_resiliparse"]["average_precision"]
+        out += [
+            ("PR-AUC, trafilatura mode (held-out families)", f"{base}", "", "—"),
+            (
+                "PR-AUC, resiliparse mode (trained and scored)",
+                f"{fast} (drop {quality['pr_auc_drop_fast_mode']})",
+                "drop ≤ 0.01",
+                _mark(quality["met"]["fast_mode"]),
+            ),
+            (
+                "PR-AUC, default model scoring resiliparse text",
+                f"{mixed}",
+                "drop ≤ 0.01",
+                _mark(quality["met"]["default_model_on_fast_extraction"]),
+            ),
+        ]
+    model = _load("model")
+    if "subword" in model:
+        m = model["subword"]
+        out += [
+            (
+                "training (demo corpus, extraction cached)",
+                f"{m['train_seconds']} s",
+                "≤ 120 s",
+                _mark(model["met"]["train_seconds"]),
+            ),
+            (
+                "classification, 1 core (~500-character texts)",
+                f"{m['docs_per_second_one_core']} docs/s",
+                "≥ 2,000 docs/s",
+                _mark(model["met"]["docs_per_second_one_core"]),
+            ),
+        ]
+    scoring = _load("scoring")
+    if scoring:
+        scale = next(
+            (
+                k.removeprefix("peak_rss_mb_")
+                for k in scoring
+                if k.startswith("peak_rss_mb_") and k != "peak_rss_mb_1x"
+            ),
+            "10x",
+        )
+        out += [
+            (
+                "`classifier score` end to end, 1 job (trafilatura mode)",
+                f"{scoring['score_1_job_pages_per_s']} pages/s = {scoring['score_vs_bare']}× bare",
+                "≥ 0.85× bare",
+                _mark(scoring["met"]["score_vs_bare"]),
+            ),
+            (
+                f"peak memory, 1× → {scale} input",
+                f"{scoring['peak_rss_mb_1x']} → {scoring[f'peak_rss_mb_{scale}']} MB "
+                f"= {scoring['memory_growth']}×",
+                "≤ 1.2×",
+                _mark(scoring["met"]["memory_growth"]),
+            ),
+        ]
+    dask = _load("dask_engine")
+    if dask:
+        out += [
+            ("Dask, 1 worker (whole command)", f"{dask['dask_1_worker_pages_per_s']} pages/s", "", "—"),
+            (
+                "Dask, 2 workers (whole command)",
+                f"{dask['dask_2_workers_pages_per_s']} pages/s = {dask['speedup_2_vs_1_workers']}× 1 worker",
+                "≥ 1.7×",
+                _mark(dask["met"]["speedup_2_vs_1_workers"]),
+            ),
+            (
+                "Dask, 2 vs 1 worker (scoring loop only)",
+                f"{dask['loop_speedup_2_vs_1_workers']}×",
+                "≥ 1.7×",
+                _mark(dask["met"]["loop_speedup_2_vs_1_workers"]),
+            ),
+        ]
+    return out
+
+
+def table() -> str:
+    machines = {json.dumps(_load(n).get("machine"), sort_keys=True) for n in SUITE if _load(n)}
+    dates = sorted(_load(n)["measured_at"][:10] for n in SUITE if _load(n))
+    lines = ["| measure | result | target | |", "|---|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows()]
+    for machine in machines:
+        m = json.loads(machine) or {}
+        lines.append("")
+        lines.append(
+            f"Measured {dates[0]}–{dates[-1]} on {m.get('cpus')} cores, Python {m.get('python')}, {m.get('platform')}."
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--only", nargs="+", choices=SUITE, help="run only these benchmarks")
+    parser.add_argument("--table", action="store_true", help="only print the table from results on disk")
+    args = parser.parse_args()
+    if not args.table:
+        run(args.only or list(SUITE))
+    text = table()
+    (RESULTS / "table.md").write_text(text, encoding="utf-8")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+"""The Dask engine: the same scoring as the local engine, with partitions of the inputs as tasks.
+
+The driver plans partitions (``partitions.py``), sends the model to every worker once, and submits one
+task per partition: read, extract and score it with the local engine's ``ChunkScorer``. Results come
+back in partition order and go into the same checkpoint, in the same order, with the same sequence
+numbers as a local run; grouping, ranking and the outputs are then the local engine's. So the queue is
+the same row for row, and a run resumes after its last committed partition. A worker that dies takes
+its tasks with it; the scheduler runs them again elsewhere, and nothing is lost.
+
+``--workers N`` starts a ``LocalCluster`` of N single-threaded worker processes; ``--scheduler
+tcp://HOST:PORT`` joins a running cluster (``dask scheduler`` / ``dask worker``), whose workers must have
+this package installed. The extraction cache is not used: workers may not share a disk.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from classifier.config import Settings
+from classifier.extract import extract_documents
+from classifier.ingest import IngestStats
+from classifier.score.checkpoint import Checkpoint
+from classifier.score.partitions import Partition, plan_partitions, read_partition
+
+log = logging.getLogger(__name__)
+PARTITIONS_DONE = "partitions_done"
+
+
+@dataclass(frozen=True)
+class DaskOptions:
+    scheduler: str | None = None  # tcp://HOST:PORT of a running cluster; None: start a LocalCluster
+    workers: int = 2  # LocalCluster size
+    partition_records: int = 250  # records per task: small enough to spread, big enough to batch
+
+
+@dataclass
+class PartitionResult:
+    rows: list[dict[str, Any]]
+    keys: list[tuple[str, int]]
+    signatures: list[tuple[int, np.ndarray, int]]
+    stats: IngestStats
+
+
+def score_partition(
+    part: Partition, model: Any, settings: Settings, run_id: str, scored_at: str
+) -> PartitionResult:
+    """Runs on a worker: one partition read, extracted and scored; sequence numbers start at 0."""
+    from classifier.score.engine import ChunkScorer, _chunks
+
+    stats = IngestStats()
+    records = read_partition(part, settings.ingest, stats)
+    # one process per worker already: no nested process pool, and no shared extraction cache
+    documents = extract_documents(records, replace(settings.extract, n_jobs=1), None)
+    scorer = ChunkScorer(model, settings.score, run_id, scored_at)
+    result = PartitionResult([], [], [], stats)
+    for chunk in _chunks(documents, settings.score.chunk_size):
+        rows, keys, signatures = scorer.score(chunk, len(result.rows))
+        result.rows += rows
+        result.keys += keys
+        result.signatures += signatures
+    return result
+
+
+def _shifted(result: PartitionResult, offset: int) -> PartitionResult:
+    for row in result.rows:
+        row["seq"] += offset
+    result.keys = [(key, seq + offset) for key, seq in result.keys]
+    result.signatures = [(seq + offset, signature, size) for seq, signature, size in result.signatures]
+    return result
+
+
+def _client(options: DaskOptions) -> Any:
+    from distributed import Client, LocalCluster
+
+    if options.scheduler:
+        return Client(options.scheduler, timeout="30s")
+    cluster = LocalCluster(
+        n_workers=options.workers,
+        threads_per_worker=1,  # the model and trafilatura are pure Python: processes, not threads
+        processes=True,
+        dashboard_address=None,
+    )
+    return Client(cluster)
+
+
+def score_on_dask(
+    inputs: list[str],
+    settings: Settings,
+    checkpoint: Checkpoint,
+    model: Any,
+    run_id: str,
+    scored_at: str,
+    options: DaskOptions,
+    progress: Callable[[int, int], None] | None = None,
+) -> IngestStats:
+    """Score every partition not yet committed into ``checkpoint``; return the ingestion counts."""
+    from distributed import as_completed
+
+    parts = plan_partitions(inputs, options.partition_records)
+    done = int(checkpoint.get(PARTITIONS_DONE) or 0)
+    if done:
+        log.warning("resuming run %s after %d of %d partitions", run_id, done, len(parts))
+    stats = IngestStats()
+    client = _client(options)
+    try:
+        shared_model = client.scatter(model, broadcast=True)  # sent once to every worker
+        futures = {
+            client.submit(
+                score_partition, part, shared_model, settings, run_id, scored_at, key=f"score-{run_id}-{i}"
+            ): i
+            for i, part in enumerate(parts)
+            if i >= done
+        }
+        finished: dict[int, PartitionResult] = {}
+        seq = checkpoint.committed()
+        for future in as_completed(futures):
+            finished[futures[future]] = future.result()
+            future.release()
+            while done in finished:  # commit in partition order: sequence numbers as in a local run
+                result = _shifted(finished.pop(done), seq)
+                done += 1
+                checkpoint.add_chunk(
+                    result.rows, result.keys, result.signatures, meta={PARTITIONS_DONE: str(done)}
+                )
+                seq += len(result.rows)
+                stats.records.update(result.stats.records)
+                stats.skipped.update(result.stats.skipped)
+                if progress is not None:
+                    progress(done, len(parts))
+    finally:
+        cluster = getattr(client, "cluster", None)
+        client.close()
+        if cluster is not None and not options.scheduler:
+            cluster.close()
+    return stats

@@ -1,0 +1,148 @@
+"""Inputs cut into partitions: the units of work the Dask engine hands to its workers.
+
+A partition is a slice of one input that a worker reads by itself: a byte range of a WARC or a JSONL
+file (starting at a record or a line), a range of rows of a CSV, of row groups of a Parquet file, or of
+files of an HTML folder. Reading the partitions of the inputs in order yields exactly the records that
+``ingest.iter_records`` yields, in the same order: that is what makes the distributed queue identical
+to the local one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from classifier.config import IngestSettings
+from classifier.ingest import (
+    IngestStats,
+    Record,
+    _error,
+    html_files,
+    input_format,
+    read_csv,
+    read_html_files,
+    read_jsonl,
+    read_parquet,
+    read_warc,
+)
+
+
+@dataclass(frozen=True)
+class Partition:
+    path: str
+    format: str  # an ingest format, or "missing" / "unsupported" for inputs that are one error record
+    start: int = 0  # byte offset (warc, jsonl), row (csv), row group (parquet), file (html)
+    stop: int | None = None  # exclusive; None: to the end of the input
+    first_line: int = 1  # jsonl: the number of the line at ``start``
+
+
+def plan_partitions(inputs: list[str], size: int) -> list[Partition]:
+    """Partitions of about ``size`` records each, in input order."""
+    if size < 1:
+        raise ValueError(f"partition size must be at least 1, not {size}")
+    parts: list[Partition] = []
+    for raw in inputs:
+        path = Path(raw)
+        if not path.exists():
+            parts.append(Partition(str(path), "missing"))
+            continue
+        fmt = input_format(path)
+        if fmt is None:
+            parts.append(Partition(str(path), "unsupported"))
+            continue
+        parts.extend(_PLANNERS[fmt](path, size))
+    return parts
+
+
+def _ranges(path: Path, fmt: str, starts: list[int], **first: list[int]) -> list[Partition]:
+    """Consecutive partitions from the start positions of each (the first is the input's start)."""
+    bounds = [*starts[1:], None]
+    return [
+        Partition(str(path), fmt, start, stop, **{k: v[i] for k, v in first.items()})
+        for i, (start, stop) in enumerate(zip(starts, bounds, strict=True))
+    ]
+
+
+def _plan_warc(path: Path, size: int) -> list[Partition]:
+    """Cut before every ``size``-th response record; a broken archive ends the plan where reading does."""
+    from warcio.archiveiterator import ArchiveIterator
+
+    starts, responses = [0], 0
+    with path.open("rb") as stream:
+        iterator = ArchiveIterator(stream, arc2warc=True)
+        try:
+            for record in iterator:
+                if record.rec_type == "response":
+                    if responses and responses % size == 0:
+                        starts.append(iterator.get_record_offset())
+                    responses += 1
+        except Exception:  # the partition holding the break reports it, as the local reader does
+            pass
+    return _ranges(path, "warc", starts)
+
+
+def _plan_jsonl(path: Path, size: int) -> list[Partition]:
+    starts, lines = [0], [1]
+    with path.open("rb") as handle:
+        offset = 0
+        for number, line in enumerate(iter(handle.readline, b"")):
+            if number and number % size == 0:
+                starts.append(offset)
+                lines.append(number + 1)
+            offset += len(line)
+    return _ranges(path, "jsonl", starts, first_line=lines)
+
+
+def _plan_csv(path: Path, size: int) -> list[Partition]:
+    import pandas as pd
+
+    try:
+        rows = sum(len(chunk) for chunk in pd.read_csv(path, dtype=str, usecols=[0], chunksize=50_000))
+    except (ValueError, OSError, UnicodeDecodeError):
+        return [Partition(str(path), "csv")]  # one partition: it reports the error as the reader does
+    return _ranges(path, "csv", list(range(0, max(rows, 1), size)))
+
+
+def _plan_parquet(path: Path, size: int) -> list[Partition]:
+    import pyarrow.parquet as pq
+
+    try:
+        metadata = pq.ParquetFile(path).metadata
+    except (OSError, ValueError):
+        return [Partition(str(path), "parquet")]
+    starts, rows = [0], 0
+    for group in range(metadata.num_row_groups):
+        if rows >= size:
+            starts.append(group)
+            rows = 0
+        rows += metadata.row_group(group).num_rows
+    return _ranges(path, "parquet", starts)
+
+
+def _plan_html(path: Path, size: int) -> list[Partition]:
+    count = len(html_files(path))
+    return _ranges(path, "html", list(range(0, max(count, 1), size)))
+
+
+_PLANNERS = {
+    "warc": _plan_warc,
+    "jsonl": _plan_jsonl,
+    "csv": _plan_csv,
+    "parquet": _plan_parquet,
+    "html": _plan_html,
+}
+
+
+def read_partition(part: Partition, settings: IngestSettings, stats: IngestStats) -> Iterator[Record]:
+    """The records of one partition, as ``iter_records`` yields them."""
+    path = Path(part.path)
+    if part.format == "missing":
+        yield _error("", part.path, "input not found")
+    elif part.format == "unsupported":
+        yield _error("", part.path, f"unsupported input format: {path.name}")
+    elif part.format == "jsonl":
+        yield from read_jsonl(path, settings, stats, part.start, part.stop, part.first_line)
+    else:
+        reader = {"warc": read_warc, "csv": read_csv, "parquet": read_parquet, "html": read_html_files}
+        yield from reader[part.format](path, settings, stats, part.start, part.stop)
