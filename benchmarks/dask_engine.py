@@ -1,8 +1,9 @@
 """The Dask engine: `classifier score --engine dask` with a local cluster of 1 and of 2 workers.
 
 Writes benchmarks/results/dask_engine.json. Target (issue 6): 2 workers give >= 1.7x the pages/s of
-1 worker on the same machine. Measured two ways: the whole command (cluster start-up, planning, model
-loading, ranking and outputs included), and the scoring loop alone (from the command's log).
+1 worker on the same machine. Measured three ways: the whole command (cluster start-up, planning, model
+loading, ranking and outputs included), the scoring loop (from the command's log), and the steady state
+once every worker has started, imported the pipeline and received the model.
 
     python benchmarks/dask_engine.py [--pages 2000] [--model models/drug-ad-classifier]
 """
@@ -25,7 +26,7 @@ from scoring import score_command
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--pages", type=int, default=2000)
+    parser.add_argument("--pages", type=int, default=4000)
     parser.add_argument("--model", default=str(MODELS_DIR / "drug-ad-classifier"))
     parser.add_argument("--partition-records", type=int, default=100)
     args = parser.parse_args()
@@ -46,6 +47,7 @@ def main() -> None:
         two = score_command(warc, work, args.model, 1, params, ("--engine", "dask", "--workers", "2", *part))
     speedup = two["pages_per_s"] / one["pages_per_s"]
     loop_speedup = two["loop_pages_per_s"] / one["loop_pages_per_s"]
+    steady_speedup = two["steady_pages_per_s"] / one["steady_pages_per_s"]
     write_results(
         "dask_engine",
         {
@@ -55,7 +57,10 @@ def main() -> None:
             "dask_2_workers_pages_per_s": round(two["pages_per_s"], 1),
             "dask_1_worker_loop_pages_per_s": round(one["loop_pages_per_s"], 1),
             "dask_2_workers_loop_pages_per_s": round(two["loop_pages_per_s"], 1),
+            "dask_1_worker_steady_pages_per_s": round(one["steady_pages_per_s"], 1),
+            "dask_2_workers_steady_pages_per_s": round(two["steady_pages_per_s"], 1),
             "speedup_2_vs_1_workers": round(speedup, 3),
+            "steady_speedup_2_vs_1_workers": round(steady_speedup, 3),
             "loop_speedup_2_vs_1_workers": round(loop_speedup, 3),
             "peak_rss_mb_driver_2_workers": round(two["rss_mb"], 1),
             "partition_records": args.partition_records,
@@ -63,8 +68,11 @@ def main() -> None:
             "met": {
                 "speedup_2_vs_1_workers": speedup >= 1.7,
                 "loop_speedup_2_vs_1_workers": loop_speedup >= 1.7,
+                "steady_speedup_2_vs_1_workers": steady_speedup >= 1.7,
             },
-            "note": "2 cores: the driver (planning, committing partitions, ranking) shares them with the workers",
+            "note": "whole command: cluster start-up, planning, model loading, ranking and outputs included; "
+            "loop: from the model loaded to the last partition committed (worker start-up and imports included); "
+            "steady: from the model on every (warm) worker to the last partition committed",
         },
     )
 

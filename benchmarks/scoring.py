@@ -31,6 +31,7 @@ from results_file import write_results
 
 _SCORED = re.compile(r"scored (\d+) records in ([\d.]+)s")
 _LOADED = re.compile(r"loaded in ([\d.]+)s")
+_READY = re.compile(r"model on every worker at ([\d.]+)s")  # the Dask engine: workers started and warm
 
 
 def score_command(
@@ -72,7 +73,10 @@ def score_command(
     records = len(pd.read_csv(out, usecols=["id"]))
     scored, loop_end = _SCORED.search(text).groups()
     loop_seconds = float(loop_end) - float(_LOADED.search(text).group(1))
+    ready = _READY.search(text)
+    steady = {"steady_pages_per_s": int(scored) / (float(loop_end) - float(ready.group(1)))} if ready else {}
     return {
+        **steady,
         "seconds": seconds,
         "rss_mb": usage.ru_maxrss / 1024,
         "records": records,

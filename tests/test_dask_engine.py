@@ -251,3 +251,19 @@ def _partitions_done(checkpoint: Path) -> int:
     except sqlite3.Error:
         return 0
     return int(row[0]) if row else 0
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        ["--workers", "0"],
+        ["--workers", "2", "--scheduler", "tcp://127.0.0.1:1"],
+        ["--partition-records", "0"],
+    ],
+)
+def test_bad_cluster_options_are_refused_before_any_work(options: list[str], tmp_path: Path, capsys) -> None:
+    from classifier.cli import main
+
+    out = tmp_path / "queue.csv"
+    assert main(["score", "reports.jsonl", "--engine", "dask", *options, "--out", str(out)]) == 2
+    assert "error:" in capsys.readouterr().err and not out.exists()

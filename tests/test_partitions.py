@@ -29,6 +29,25 @@ def _partitioned(inputs: list[str], size: int) -> list[tuple]:
     ]
 
 
+def _warc_records(pages: list[tuple[str, bytes, str]]) -> list[bytes]:
+    """Each page as its own uncompressed request and response records."""
+    import io
+
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    out = []
+    for url, body, content_type in pages:
+        stream = io.BytesIO()
+        writer = WARCWriter(stream, gzip=False)
+        http = StatusAndHeaders("200 OK", [("Content-Type", content_type)], protocol="HTTP/1.1")
+        writer.write_record(
+            writer.create_warc_record(url, "response", payload=io.BytesIO(body), http_headers=http)
+        )
+        out.append(stream.getvalue())
+    return out
+
+
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     folder = tmp_path_factory.mktemp("inputs")
@@ -59,6 +78,13 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
             f"<html><body><p>Страница {i}</p></body></html>", encoding="utf-8"
         )
     (folder / "nocolumn.csv").write_text("url,body\nhttps://x.example/,hello\n", encoding="utf-8")
+    padded = folder / "padded.warc"  # uncompressed records with more than the usual blank lines between
+    padded.write_bytes((b"\r\n" * 10).join(_warc_records(pages[:6])))
+    blank_rows = folder / "blank_rows.csv"  # blank lines between rows, and a quoted field over two lines
+    blank_rows.write_text(
+        'url,text\nhttps://a.example/,"один\nдва"\n\nhttps://b.example/,три\n\n\nhttps://c.example/,четыре\n',
+        encoding="utf-8",
+    )
     gz = folder / "c.jsonl.gz"  # an unsupported input is one error record, as in a local run
     gz.write_bytes(gzip.compress(b"{}"))
     return {
@@ -70,6 +96,8 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "parquet": str(folder / "a.parquet"),
         "html folder": str(html),
         "csv without html": str(folder / "nocolumn.csv"),
+        "padded warc": str(padded),
+        "csv with blank lines": str(blank_rows),
         "unsupported": str(gz),
         "missing": str(folder / "missing.warc.gz"),
     }
@@ -80,9 +108,11 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     [
         "warc.gz",
         "warc",
+        "padded warc",
         "broken warc",
         "jsonl",
         "csv",
+        "csv with blank lines",
         "parquet",
         "html folder",
         "csv without html",

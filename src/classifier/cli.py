@@ -235,6 +235,12 @@ def cmd_score(args: argparse.Namespace) -> int:
     if args.jobs:
         settings = _with_jobs(settings, args.jobs)
     dask = None
+    if args.partition_records < 1:
+        raise ValueError("--partition-records must be at least 1")
+    if args.workers is not None and args.workers < 1:
+        raise ValueError("--workers must be at least 1")
+    if args.workers and args.scheduler:
+        raise ValueError("give --workers (a local cluster) or --scheduler (a running one), not both")
     if args.engine == "dask":
         from classifier.score.distributed import DaskOptions
 

@@ -132,8 +132,13 @@ def page_title(tree: lxml.html.HtmlElement) -> str:
 
 
 def page_links(tree: lxml.html.HtmlElement, base_url: str) -> list[str]:
+    return absolute_links(tree.xpath("//a/@href | //area/@href | //link[@rel='canonical']/@href"), base_url)
+
+
+def absolute_links(hrefs: Iterable[str], base_url: str) -> list[str]:
+    """Distinct absolute link targets, in page order, without anchors, scripts and mail links."""
     links: dict[str, None] = {}
-    for href in tree.xpath("//a/@href | //area/@href | //link[@rel='canonical']/@href"):
+    for href in hrefs:
         href = href.strip()
         if not href or href.startswith(("#", "javascript:", "mailto:")):
             continue
@@ -224,7 +229,7 @@ def extract_document(record: Record, settings: ExtractSettings) -> dict[str, Any
     return doc
 
 
-def _visible_chars(text: str) -> int:
+def visible_char_count(text: str) -> int:
     return len(text) - text.count(" ") - text.count("\n")
 
 
@@ -257,7 +262,7 @@ def _extract_html(html: str, url: str, settings: ExtractSettings) -> dict[str, A
         text, extractor = _main_text(tree, url, settings), "trafilatura"
     if extractor == "trafilatura" and len(text) < settings.min_main_text_chars:
         full = visible_text(tree)
-        if _visible_chars(full) > _visible_chars(text):
+        if visible_char_count(full) > visible_char_count(text):
             text, extractor = full, "fulltext"
     return {
         "title": page_title(tree),
@@ -274,7 +279,9 @@ def settings_fingerprint(settings: ExtractSettings) -> str:
     if settings.engine == "resiliparse":
         from importlib.metadata import version
 
-        key += version("resiliparse")
+        from classifier.extract_fast import FAST_EXTRACTOR_VERSION
+
+        key += version("resiliparse") + FAST_EXTRACTOR_VERSION
     return hashlib.sha1(key.encode()).hexdigest()[:10]
 
 

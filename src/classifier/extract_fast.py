@@ -2,26 +2,25 @@
 its lexbor parser, for crawls too large for trafilatura.
 
 Fields and fallbacks are those of the trafilatura mode (``extract.py``): Telegram previews read message
-by message, the page's full text when the main content is too short, title, description and links, so
-that the rest of the pipeline cannot tell the modes apart except by the text they extract.
+by message, the page's full text when the main content is too short, title, description and links.
+Links come from the markup by a regular expression (walking the DOM for them cost more than the
+extraction itself): ``<a>`` and ``<area>`` targets, not the canonical ``<link>``.
 """
 
 from __future__ import annotations
 
+import re
+from html import unescape as html_unescape
 from typing import Any
-from urllib.parse import urljoin
 
 from resiliparse.extract.html2text import extract_plain_text
 from resiliparse.parse.html import HTMLTree
 
 from classifier.config import ExtractSettings
+from classifier.extract import absolute_links, visible_char_count
 
-MAX_LINKS = 200
+FAST_EXTRACTOR_VERSION = "3"  # bumped when this module's output changes: cached documents are then stale
 _TELEGRAM = ".tgme_channel_info_description, .tgme_widget_message_text"
-
-
-def _visible_chars(text: str) -> int:
-    return len(text) - text.count(" ") - text.count("\n")
 
 
 def _attribute(tree: HTMLTree, selector: str, name: str) -> str:
@@ -37,19 +36,16 @@ def _title(tree: HTMLTree) -> str:
     return " ".join(title.split())
 
 
-def _links(tree: HTMLTree, base_url: str) -> list[str]:
-    links: dict[str, None] = {}
-    for element in tree.document.query_selector_all("a[href], area[href], link[rel=canonical][href]"):
-        href = (element.getattr("href") or "").strip()
-        if not href or href.startswith(("#", "javascript:", "mailto:")):
-            continue
-        try:
-            links[urljoin(base_url, href) if base_url else href] = None
-        except ValueError:
-            continue
-        if len(links) >= MAX_LINKS:
-            break
-    return list(links)
+# Link targets straight from the markup: walking the DOM for them costs more than the extraction itself
+_HREF = re.compile(  # [^<>]: a scan never runs past the next tag, so hostile markup stays linear
+    r"""<(?:a|area)\s[^<>]*?(?<=\s)href\s*=\s*(?:"([^"<>]*)"|'([^'<>]*)'|([^\s<>"']+))""", re.IGNORECASE
+)
+
+
+def _links(html: str, base_url: str) -> list[str]:
+    return absolute_links(
+        (html_unescape(next(filter(None, m.groups()), "")) for m in _HREF.finditer(html)), base_url
+    )
 
 
 def _telegram_text(tree: HTMLTree) -> str:
@@ -70,7 +66,7 @@ def extract_html_fast(html: str, url: str, settings: ExtractSettings) -> dict[st
         extractor = "resiliparse"
     if extractor == "resiliparse" and len(text) < settings.min_main_text_chars:
         full = extract_plain_text(tree, main_content=False, alt_texts=False, links=False, form_fields=False)
-        if _visible_chars(full) > _visible_chars(text):
+        if visible_char_count(full) > visible_char_count(text):
             text, extractor = full, "fulltext"
     description = _attribute(tree, 'meta[name="description"]', "content") or _attribute(
         tree, 'meta[property="og:description"]', "content"
@@ -78,7 +74,7 @@ def extract_html_fast(html: str, url: str, settings: ExtractSettings) -> dict[st
     return {
         "title": _title(tree),
         "description": description,
-        "links": _links(tree, url),
+        "links": _links(html, url),
         "text": text,
         "extractor": extractor,
     }

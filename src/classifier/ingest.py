@@ -127,11 +127,9 @@ def read_warc(
         end = start
         try:
             for warc_record in iterator:
-                # Records follow each other with at most _RECORD_GAP bytes between them (an uncompressed
-                # record's closing blank lines), and no record is shorter: so when the last one ended
-                # this close to ``stop``, this record is the next partition's first.
-                if stop is not None and end + _RECORD_GAP >= stop:
-                    return
+                # warcio's offset is where this record starts (known before its payload is read)
+                if stop is not None and iterator.offset >= stop:
+                    return  # the next partition's first record
                 record = None
                 if warc_record.rec_type == "response":
                     record = _warc_response(warc_record, settings, stats)

@@ -15,6 +15,8 @@ this package installed. The extraction cache is not used: workers may not share 
 from __future__ import annotations
 
 import logging
+import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -101,17 +103,31 @@ def score_on_dask(
     """Score every partition not yet committed into ``checkpoint``; return the ingestion counts."""
     from distributed import as_completed
 
+    started = time.perf_counter()
     parts = plan_partitions(inputs, options.partition_records)
+    log.info("planned %d partitions in %.1fs", len(parts), time.perf_counter() - started)
     done = int(checkpoint.get(PARTITIONS_DONE) or 0)
     if done:
         log.warning("resuming run %s after %d of %d partitions", run_id, done, len(parts))
     stats = IngestStats()
+    if done >= len(parts):
+        return stats  # every partition is committed: a resumed run only has its outputs left to write
+    nonce = uuid.uuid4().hex[:8]
     client = _client(options)
     try:
+        log.info("cluster ready at %.1fs: %s", time.perf_counter() - started, client)
         shared_model = client.scatter(model, broadcast=True)  # sent once to every worker
+        log.info("model on every worker at %.1fs", time.perf_counter() - started)
         futures = {
             client.submit(
-                score_partition, part, shared_model, settings, run_id, scored_at, key=f"score-{run_id}-{i}"
+                # a fresh key per invocation: a scheduler still holding an old run's task never answers for it
+                score_partition,
+                part,
+                shared_model,
+                settings,
+                run_id,
+                scored_at,
+                key=f"score-{run_id}-{i}-{nonce}",
             ): i
             for i, part in enumerate(parts)
             if i >= done
@@ -132,6 +148,7 @@ def score_on_dask(
                 stats.skipped.update(result.stats.skipped)
                 if progress is not None:
                     progress(done, len(parts))
+                log.debug("partition %d committed at %.1fs", done, time.perf_counter() - started)
     finally:
         cluster = getattr(client, "cluster", None)
         client.close()

@@ -120,8 +120,8 @@ def run_key(
 ) -> str:
     """The same command on the same inputs and model gives the same key, and so the same checkpoint.
 
-    The engine is part of it: a local run commits records, a Dask run partitions, so neither resumes
-    the other's checkpoint.
+    The engine is part of it (with the Dask engine, the partition size): a local run commits records, a
+    Dask run partitions, so no run resumes a checkpoint counted another way.
     """
     identity = {
         "engine": engine,
@@ -374,7 +374,7 @@ def score_inputs(
         raise ValueError(f"{out}: the queue file must end in .csv, .parquet or .jsonl")
     model = load_scoring_model(model_ref or settings.score.model)
     log.info("model %s v%s loaded in %.1fs", model.name, model.version, time.perf_counter() - started)
-    engine = "dask" if dask else "local"
+    engine = f"dask:{dask.partition_records}" if dask else "local"
     checkpoint = Checkpoint(runs_dir / f"{run_key(inputs, out, model, store.url, settings, engine)}.sqlite")
     if checkpoint.get("run_id") is None:
         checkpoint.put(run_id=uuid.uuid4().hex, started_at=datetime.now(UTC).isoformat(timespec="seconds"))

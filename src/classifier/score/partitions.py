@@ -35,6 +35,7 @@ class Partition:
     start: int = 0  # byte offset (warc, jsonl), row (csv), row group (parquet), file (html)
     stop: int | None = None  # exclusive; None: to the end of the input
     first_line: int = 1  # jsonl: the number of the line at ``start``
+    files: tuple[str, ...] = ()  # html: the partition's files, fixed when planned
 
 
 def plan_partitions(inputs: list[str], size: int) -> list[Partition]:
@@ -43,6 +44,8 @@ def plan_partitions(inputs: list[str], size: int) -> list[Partition]:
         raise ValueError(f"partition size must be at least 1, not {size}")
     parts: list[Partition] = []
     for raw in inputs:
+        # kept as given, so that record sources read as in a local run; remote workers resolve relative
+        # paths against their own directory: give them absolute ones (the README says so)
         path = Path(raw)
         if not path.exists():
             parts.append(Partition(str(path), "missing"))
@@ -95,13 +98,9 @@ def _plan_jsonl(path: Path, size: int) -> list[Partition]:
 
 
 def _plan_csv(path: Path, size: int) -> list[Partition]:
-    import pandas as pd
-
-    try:
-        rows = sum(len(chunk) for chunk in pd.read_csv(path, dtype=str, usecols=[0], chunksize=50_000))
-    except (ValueError, OSError, UnicodeDecodeError):
-        return [Partition(str(path), "csv")]  # one partition: it reports the error as the reader does
-    return _ranges(path, "csv", list(range(0, max(rows, 1), size)))
+    """One partition per CSV file: rows cannot be found by offset (quoted newlines, blank lines), and a
+    malformed row must end the file's reading as it does locally. Split large tables into files."""
+    return [Partition(str(path), "csv")]
 
 
 def _plan_parquet(path: Path, size: int) -> list[Partition]:
@@ -121,8 +120,9 @@ def _plan_parquet(path: Path, size: int) -> list[Partition]:
 
 
 def _plan_html(path: Path, size: int) -> list[Partition]:
-    count = len(html_files(path))
-    return _ranges(path, "html", list(range(0, max(count, 1), size)))
+    files = [str(f) for f in html_files(path)]
+    slices = [tuple(files[i : i + size]) for i in range(0, len(files), size)] or [()]
+    return [Partition(str(path), "html", files=chunk) for chunk in slices]
 
 
 _PLANNERS = {
@@ -141,8 +141,15 @@ def read_partition(part: Partition, settings: IngestSettings, stats: IngestStats
         yield _error("", part.path, "input not found")
     elif part.format == "unsupported":
         yield _error("", part.path, f"unsupported input format: {path.name}")
+    elif not path.exists():  # planned on the driver, missing here: a worker without the shared disk
+        raise FileNotFoundError(
+            f"{path} is not readable on this worker: workers need the inputs at the same paths"
+        )
     elif part.format == "jsonl":
         yield from read_jsonl(path, settings, stats, part.start, part.stop, part.first_line)
+    elif part.format == "html":
+        for file in part.files:
+            yield from read_html_files(Path(file), settings, stats)
     else:
-        reader = {"warc": read_warc, "csv": read_csv, "parquet": read_parquet, "html": read_html_files}
+        reader = {"warc": read_warc, "csv": read_csv, "parquet": read_parquet}
         yield from reader[part.format](path, settings, stats, part.start, part.stop)
