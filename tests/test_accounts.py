@@ -29,7 +29,8 @@ def cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
     """argon2 at the app's cost takes ~0.3 s a hash; these tests are about accounts, not about cost
     (the two tests of the production parameters call ``production_hashes``)."""
     monkeypatch.setattr(accounts_module, "_HASHER", CHEAP_HASHER)
-    monkeypatch.setattr(accounts_module, "_DUMMY_HASH", CHEAP_HASHER.hash("dummy-password-0"))
+    dummy = CHEAP_HASHER.hash("dummy-password-0")
+    monkeypatch.setattr(accounts_module, "_dummy_hash", lambda: dummy)
 
 
 def production_hashes(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -160,6 +160,14 @@ def score(params: Path, inputs: list[str], model: Path, out: Path, *extra: str) 
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
+def score_on(
+    cluster: Cluster, params: Path, inputs: list[str], model: Path, out: Path, partition_records: int
+) -> subprocess.Popen:
+    """``classifier score`` with the Dask engine on the test cluster."""
+    dask = ("--engine", "dask", "--scheduler", cluster.address, "--partition-records", str(partition_records))
+    return score(params, inputs, model, out, *dask)
+
+
 def rows(path: Path) -> list[dict]:
     out = []
     for line in path.read_text(encoding="utf-8").splitlines():
@@ -190,18 +198,7 @@ def test_dask_gives_the_local_queue(
     cluster: Cluster, params: Path, inputs: list[str], exported_model: Path, local_queue: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "queue.jsonl"
-    process = score(
-        params,
-        inputs,
-        exported_model,
-        out,
-        "--engine",
-        "dask",
-        "--scheduler",
-        cluster.address,
-        "--partition-records",
-        "15",
-    )
+    process = score_on(cluster, params, inputs, exported_model, out, partition_records=15)
     output, _ = process.communicate(timeout=600)
     assert process.returncode == 0, output
     expected = rows(local_queue)
@@ -215,18 +212,7 @@ def test_a_worker_killed_mid_run_loses_no_record(
     cluster: Cluster, params: Path, inputs: list[str], exported_model: Path, local_queue: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "queue.jsonl"
-    process = score(
-        params,
-        inputs,
-        exported_model,
-        out,
-        "--engine",
-        "dask",
-        "--scheduler",
-        cluster.address,
-        "--partition-records",
-        "5",
-    )
+    process = score_on(cluster, params, inputs, exported_model, out, partition_records=5)
     deadline = time.monotonic() + 300
     killed = False
     while process.poll() is None and time.monotonic() < deadline:

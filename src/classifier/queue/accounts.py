@@ -12,6 +12,7 @@ import hashlib
 import re
 import secrets
 from datetime import timedelta
+from functools import cache
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -26,8 +27,13 @@ from classifier.queue.values import now, public, utc
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.\-]{1,63}$")
 MIN_PASSWORD_CHARS = 10
 _HASHER = PasswordHasher()
-# Verified when the username is unknown, so that a wrong name takes as long as a wrong password.
-_DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified when the username is unknown, so that a wrong name takes as long as a wrong password.
+    Made on first use: an argon2 hash costs 64 MiB and a core, too much for every import."""
+    return _HASHER.hash(secrets.token_urlsafe(16))
 
 
 def hash_token(token: str) -> str:
@@ -127,7 +133,7 @@ class Accounts:
             row = (
                 conn.execute(select(users_table).where(users_table.c.username == username)).mappings().first()
             )
-        ok = _verify(row["password_hash"] if row else _DUMMY_HASH, password or "")
+        ok = _verify(row["password_hash"] if row else _dummy_hash(), password or "")
         if not ok or row is None or not row["active"]:
             self.store.log_audit(username or "?", "login_failed", detail={"ip": ip})
             return None
