@@ -9,6 +9,6 @@ PYTHON=${PYTHON:-python3}
 stamp=.venv/.installed-$(sha1sum pyproject.toml | cut -c1-12)
 if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -e ".[dev]"
+  .venv/bin/python -m pip install --quiet -e ".[dev,postgres]"
   rm -f .venv/.installed-* && touch "$stamp"
 fi

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from threadpoolctl import threadpool_limits
 from classifier.config import Settings, load_settings
 from classifier.corpus.generator import generate_corpus
 from classifier.datasets import demo_dataset
+from classifier.model_trust import TRUSTED_DIRS_ENV
 from classifier.train import fit_model, split_families
 
 RESOURCES = Path(__file__).parent / "resources"
@@ -85,6 +87,9 @@ def exported_model(tmp_path_factory: pytest.TempPathFactory, trained_model: Pipe
 
     folder = tmp_path_factory.mktemp("exported") / "drug-ad-classifier"
     save_model(trained_model, folder)
+    # a folder the operator trusts, as models/ is (model_trust.py); CLI subprocesses inherit it
+    trusted = [d for d in os.environ.get(TRUSTED_DIRS_ENV, "").split(os.pathsep) if d]
+    os.environ[TRUSTED_DIRS_ENV] = os.pathsep.join([*trusted, str(folder.parent)])
     card = {"name": "drug-ad-classifier", "version": "test-1"}
     (folder / "model_card.json").write_text(json.dumps(card), encoding="utf-8")
     return folder

@@ -322,6 +322,7 @@ def test_a_model_that_cannot_score_stops_the_run_with_a_clear_error(
         "--checkpoints",
         str(tmp_path / "runs"),
         "--no-cache",
+        "--allow-untrusted-model",  # a folder under tmp, made by this test
     ]
     assert main(args) == 2
     assert "the model fails on every document" in capsys.readouterr().err

@@ -172,6 +172,7 @@ def test_evaluate_command(
             str(demo_dir),
             "--out",
             str(out),
+            "--allow-untrusted-model",  # exported by this test under tmp, not under models/
         ]
     )
     assert code == 0

@@ -34,7 +34,18 @@ def _settings(args: argparse.Namespace) -> Settings:
     extractor = getattr(args, "extractor", None)
     if extractor:  # --extractor overrides params extract.engine
         settings = replace(settings, extract=replace(settings.extract, engine=extractor))
+    if getattr(args, "allow_untrusted_model", False):
+        settings = replace(settings, score=replace(settings.score, allow_untrusted_model=True))
     return settings
+
+
+def _model_trust_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--allow-untrusted-model",
+        action="store_true",
+        help="load a model from outside models/ and the MLflow registry: loading runs code from the file,"
+        " so only for files you know the origin of",
+    )
 
 
 def _extractor_option(parser: argparse.ArgumentParser) -> None:
@@ -440,6 +451,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data", nargs="+", required=True, help="labelled tables, or a demo corpus folder")
     evaluate.add_argument("--out", default="data/processed/evaluation")
     _extractor_option(evaluate)
+    _model_trust_option(evaluate)
     evaluate.set_defaults(func=cmd_evaluate)
 
     promote = commands.add_parser("promote", help="make a registered model version the champion by hand")
@@ -477,6 +489,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="where unfinished runs keep their state; the same command resumes from it (default: %(default)s)",
     )
     _extractor_option(score)
+    _model_trust_option(score)
     score.set_defaults(func=cmd_score)
 
     export = commands.add_parser("export-cases", help="export decided cases for the blocking system")
@@ -531,9 +544,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     # trafilatura logs every page it finds too short at ERROR: our fallback handles those pages
     logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
+    from classifier.model_trust import UntrustedModelError
+
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, FileNotFoundError, UntrustedModelError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

@@ -147,6 +147,9 @@ class ScoreSettings:
     drift_bins: int = 10
     psi_warning: float = 0.25
     log_to_mlflow: bool = True
+    # models load only from these folders or the MLflow registry: joblib/pickle files run code (model_trust.py)
+    trusted_model_dirs: tuple[str, ...] = ("models",)
+    allow_untrusted_model: bool = False  # classifier score --allow-untrusted-model
 
 
 @dataclass(frozen=True)

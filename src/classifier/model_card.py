@@ -55,10 +55,12 @@ def model_card(
     settings: Settings,
     version: str | None,
     threshold: float,
+    model_sha256: str | None = None,
 ) -> dict[str, Any]:
     return {
         "name": "drug-ad-classifier",
         "version": version,
+        "model_sha256": model_sha256,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "intended_use": INTENDED_USE,
         "threshold": threshold,

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from classifier.config import Settings
+from classifier.config import ScoreSettings, Settings
 from classifier.corpus.obfuscate import obfuscate
 from classifier.evaluate import binary_metrics, error_analysis, false_positive_rate, plot_all, slice_metrics
 from classifier.model import explain, predict
@@ -140,11 +140,14 @@ def _jsonable(metrics: dict[str, Any]) -> dict[str, Any]:
     return {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in metrics.items()}
 
 
-def load_any_model(reference: str) -> Pipeline:
-    """An exported model folder (``models/drug-ad-classifier``) or an MLflow model URI."""
+def load_any_model(reference: str, settings: ScoreSettings) -> Pipeline:
+    """An exported model folder (``models/drug-ad-classifier``) or an MLflow model URI, from a trusted
+    place only (``model_trust``: loading a model runs code from it)."""
     from classifier import tracking
     from classifier.model import load_model_file
+    from classifier.model_trust import check_model_reference
 
+    check_model_reference(reference, settings)
     path = Path(reference)
     if path.exists():
         return load_model_file(path)
@@ -164,7 +167,7 @@ def evaluate_model(reference: str, paths: list[Path], out_dir: Path, settings: S
     """`classifier evaluate`: metrics, predictions and plots of a model on labelled data."""
     from classifier.datasets import real_negatives
 
-    pipeline = load_any_model(reference)
+    pipeline = load_any_model(reference, settings.score)
     documents = labelled_documents(paths, settings)
     real_test = real_negatives("test") if settings.train.real_negatives != "never" else None
     assessment = assess(pipeline, documents, settings, real_test)

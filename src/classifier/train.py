@@ -271,10 +271,12 @@ def export_model(
 ) -> Path:
     """``models/drug-ad-classifier/``: the pipeline (joblib) and its model card, for scoring offline."""
     from classifier.model import save_model
+    from classifier.model_trust import file_sha256
 
-    save_model(pipeline, folder)
+    model_file = save_model(pipeline, folder)
     write_model_card(
         folder,
+        model_sha256=file_sha256(model_file),  # checked on load (model_trust): a swapped file is refused
         metrics=metrics,
         manifest=manifest,
         settings=settings,

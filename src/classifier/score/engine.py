@@ -64,14 +64,17 @@ class ScoringModel:
         return float(self.pipeline.named_steps["head"].threshold_)
 
 
-def load_scoring_model(reference: str) -> ScoringModel:
+def load_scoring_model(reference: str, settings: ScoreSettings) -> ScoringModel:
     """An exported folder (``models/drug-ad-classifier``) or an MLflow URI, with its name and version.
 
-    An alias is resolved to a version first and that version is loaded, so the rows name the model
-    that really scored them even if the alias moves during the run.
+    Only from a trusted place (``model_trust``): loading a model runs code from it. An alias is
+    resolved to a version first and that version is loaded, so the rows name the model that really
+    scored them even if the alias moves during the run.
     """
     from classifier.model import load_model_file
+    from classifier.model_trust import check_model_reference
 
+    check_model_reference(reference, settings)
     path = Path(reference)
     if path.exists():
         card_path = (path if path.is_dir() else path.parent) / "model_card.json"
@@ -372,7 +375,7 @@ def score_inputs(
     started = time.perf_counter()
     if out.suffix.lower() not in (".csv", ".parquet", ".jsonl"):
         raise ValueError(f"{out}: the queue file must end in .csv, .parquet or .jsonl")
-    model = load_scoring_model(model_ref or settings.score.model)
+    model = load_scoring_model(model_ref or settings.score.model, settings.score)
     log.info("model %s v%s loaded in %.1fs", model.name, model.version, time.perf_counter() - started)
     engine = f"dask:{dask.partition_records}" if dask else "local"
     checkpoint = Checkpoint(runs_dir / f"{run_key(inputs, out, model, store.url, settings, engine)}.sqlite")
