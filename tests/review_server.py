@@ -98,10 +98,13 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 @contextmanager
-def running_review_server(directory: Path, timeout: float = STARTUP_TIMEOUT) -> Iterator[ReviewServer]:
-    """A test store in ``directory``, an account added by the CLI, and ``classifier review`` serving it."""
+def running_review_server(
+    directory: Path, db_url: str | None = None, timeout: float = STARTUP_TIMEOUT
+) -> Iterator[ReviewServer]:
+    """The test store (at ``db_url``, default a SQLite file in ``directory``), an account added by the
+    CLI, and ``classifier review`` serving it."""
     directory.mkdir(parents=True, exist_ok=True)
-    db_url = f"sqlite:///{directory / 'queue.db'}"
+    db_url = db_url or f"sqlite:///{directory / 'queue.db'}"
     ids = populate(db_url)
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect, sync_playwright
 
-from review_cases import USERS, XSS_TEXT, XSS_TITLE, XSS_URL  # tests/ is on sys.path
+from databases import backend_params, fresh_database  # tests/ is on sys.path
+from review_cases import USERS, XSS_TEXT, XSS_TITLE, XSS_URL
 from review_server import CLI_USER, ReviewServer, running_review_server
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -56,13 +57,16 @@ def browser() -> Iterator[Browser]:
             browser.close()
 
 
-@pytest.fixture(scope="module")
-def server(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReviewServer]:
-    """``classifier review`` over the test store, with the CLI-made account ``dina``.
+@pytest.fixture(scope="module", params=backend_params())
+def server(
+    browser: Browser, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[ReviewServer]:
+    """``classifier review`` over the test store on each database, with the CLI-made account ``dina``.
 
     Depends on ``browser`` so that without Chromium the tests skip before starting a server.
     """
-    with running_review_server(tmp_path_factory.mktemp("review-app")) as running:
+    folder = tmp_path_factory.mktemp("review-app")
+    with fresh_database(request.param, folder) as db_url, running_review_server(folder, db_url) as running:
         yield running
 
 
