@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, make_url, text
+from sqlalchemy.exc import ProgrammingError
 
 POSTGRES_URL = os.environ.get("CLASSIFIER_TEST_POSTGRES_URL", "")
 BACKENDS = ("sqlite", "postgresql")
@@ -61,7 +63,16 @@ def _admin_execute(statement: str) -> None:
 
 
 def _drop(name: str) -> None:
-    _admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    # WITH (FORCE) ends the tests' leftover connections, but PostgreSQL 15 refuses to end an autovacuum
+    # worker for a role that is no superuser (42501): such a worker is done within moments
+    for attempt in range(50):
+        try:
+            _admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            return
+        except ProgrammingError as exc:
+            if getattr(exc.orig, "sqlstate", None) != "42501" or attempt == 49:
+                raise
+            time.sleep(0.1)
 
 
 @contextmanager

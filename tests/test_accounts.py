@@ -17,6 +17,7 @@ from classifier.queue import CaseStore
 from classifier.queue import accounts as accounts_module
 from classifier.queue.accounts import Accounts, LoginBlockedError, hash_token
 from classifier.queue.schema import sessions_table, users_table
+from databases import backend_params, copy_database, fresh_database
 
 PASSWORD = "correct-horse-1"
 DAY = timedelta(days=1)
@@ -37,9 +38,18 @@ def production_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(accounts_module, "_HASHER", PRODUCTION_HASHER)
 
 
+@pytest.fixture(scope="session", params=backend_params())
+def empty_store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """An empty store on SQLite and on PostgreSQL (``tests/databases.py``), the template of each test's."""
+    with fresh_database(request.param, tmp_path_factory.mktemp("accounts-template"), "accounts") as url:
+        CaseStore(url).close()
+        yield url
+
+
 @pytest.fixture()
-def db_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'q.db'}"
+def db_url(empty_store: str, tmp_path: Path) -> Iterator[str]:
+    with copy_database(empty_store, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture()

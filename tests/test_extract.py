@@ -26,7 +26,7 @@ def _docs(resources: Path, settings: Settings) -> dict[str, dict]:
 
 def test_every_fixture_gives_one_document(resources: Path, settings: Settings) -> None:
     docs = _docs(resources, settings)
-    assert set(docs) == {p.name for p in resources.iterdir() if p.suffix == ".html"}
+    assert set(docs) == {p.name for p in resources.rglob("*.html")}  # hostile/ included
     for name in ("cp1251_no_charset.html", "koi8r_no_charset.html", "koi8r_declared_cp1251.html"):
         assert docs[name]["status"] == "ok"
         assert "Абайском районе Шымкента" in docs[name]["text"]

@@ -77,7 +77,7 @@ def test_mixed_inputs_and_bad_ones(corpus: Path, tmp_path: Path, resources: Path
     inputs = [str(corpus / "pages.warc.gz"), str(resources), str(table), str(tmp_path / "missing.warc")]
     assert main(["extract", *inputs, "--out", str(out), "--no-cache"]) == 0
     docs = pd.read_json(out, lines=True, dtype={"id": str})
-    html_files = len([p for p in resources.iterdir() if p.suffix == ".html"])
+    html_files = len([p for p in resources.rglob("*") if p.suffix == ".html"])  # hostile/ too
     assert len(docs) == 160 + html_files + 2 + 1
     errors = docs[docs["status"] == "error"]
     assert set(errors["error"].str.split(":").str[0]) >= {

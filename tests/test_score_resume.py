@@ -2,81 +2,28 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-import yaml
 
-from classifier.config import DEFAULT_PARAMS
-from classifier.corpus.generator import generate_corpus
 from classifier.queue import CaseStore
+from scoring_runs import command, committed, rows, write_corpus, write_params
 
 pytestmark = pytest.mark.slow
-VOLATILE = ("run_id", "scored_at")  # the only fields that differ between two separate runs
 
 
 @pytest.fixture(scope="module")
 def params(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Project params with small chunks, one extraction process and no MLflow logging."""
-    raw = yaml.safe_load(DEFAULT_PARAMS.read_text(encoding="utf-8"))
-    raw["score"] |= {"chunk_size": 25, "log_to_mlflow": False}
-    raw["extract"] |= {"n_jobs": 1}
-    path = tmp_path_factory.mktemp("params") / "params.yaml"
-    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
-    return path
+    return write_params(tmp_path_factory.mktemp("params"))
 
 
 @pytest.fixture(scope="module")
 def warc(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from classifier.config import load_settings
-
-    folder = tmp_path_factory.mktemp("reports")
-    generate_corpus(folder, load_settings().corpus, n=400, seed=21)
-    return folder / "pages.warc.gz"
-
-
-def command(params: Path, warc: Path, model: Path, out: Path, checkpoints: Path) -> list[str]:
-    executable = Path(sys.executable).with_name("classifier")
-    db = f"sqlite:///{out.with_suffix('.db')}"
-    return [
-        str(executable),
-        "--params",
-        str(params),
-        "score",
-        str(warc),
-        "--model",
-        str(model),
-        "--out",
-        str(out),
-        "--db",
-        db,
-        "--checkpoints",
-        str(checkpoints),
-        "--no-cache",
-    ]
-
-
-def committed(checkpoints: Path) -> int:
-    """Rows committed so far by the running scorer (0 until its checkpoint exists)."""
-    for path in checkpoints.glob("*.sqlite"):
-        try:
-            with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1) as db:
-                return int(db.execute("SELECT COUNT(*) FROM rows").fetchone()[0])
-        except sqlite3.OperationalError:  # schema not created yet
-            return 0
-    return 0
-
-
-def rows(path: Path) -> list[dict]:
-    lines = path.read_text(encoding="utf-8").splitlines()
-    return [{k: v for k, v in json.loads(line).items() if k not in VOLATILE} for line in lines]
+    return write_corpus(tmp_path_factory.mktemp("reports"), n=400, seed=21)
 
 
 def test_killed_run_resumes_without_loss_or_duplicates(

@@ -63,6 +63,7 @@ class ExtractSettings:
     favor_recall: bool = True
     cache: bool = True
     max_text_chars: int = 100_000
+    page_timeout_seconds: float = 20.0  # a page taking longer becomes an error row (0: no limit)
 
     def __post_init__(self) -> None:
         if self.engine not in EXTRACT_ENGINES:
@@ -147,6 +148,7 @@ class ScoreSettings:
     drift_bins: int = 10
     psi_warning: float = 0.25
     log_to_mlflow: bool = True
+    memory_budget_mb: float = 1500.0  # a peak RSS above this (run or one worker) is logged as a warning
     # models load only from these folders or the MLflow registry: joblib/pickle files run code (model_trust.py)
     trusted_model_dirs: tuple[str, ...] = ("models",)
     allow_untrusted_model: bool = False  # classifier score --allow-untrusted-model

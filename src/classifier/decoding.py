@@ -22,13 +22,14 @@ _UPPER_RE = re.compile("[А-ЯЁӘҒҚҢӨҰҮҺІ]")
 _PUNCT_RE = re.compile("[«»—–…№“”„’‘•·€™°±×\xa0]")
 _NON_ASCII_RE = re.compile("[^\x00-\x7f]")
 _BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+_UTF16_SAMPLE = 2000
 
 
 @dataclass(frozen=True)
 class Decoded:
     text: str
     encoding: str
-    method: str  # bom | header | meta | utf-8 | detected | fallback
+    method: str  # bom | ascii | header | meta | utf-8 | detected | fallback
 
 
 def charset_from_content_type(value: str | None) -> str | None:
@@ -69,7 +70,7 @@ def plausibility(text: str) -> float:
 def _try(payload: bytes, encoding: str) -> str | None:
     try:
         return payload.decode(encoding)
-    except (UnicodeDecodeError, LookupError):
+    except (UnicodeError, LookupError):  # UnicodeError: codecs such as 'undefined' and 'idna' refuse bytes
         return None
 
 
@@ -82,6 +83,9 @@ def decode_html(payload: bytes, declared: str | None = None) -> Decoded:
     for bom, encoding in _BOMS:
         if payload.startswith(bom):
             return Decoded(payload.decode(encoding, errors="replace"), encoding, "bom")
+    utf16 = _utf16_without_bom(payload)
+    if utf16:  # before the ASCII test: UTF-16 of Latin and Cyrillic text is all bytes below 0x80
+        return Decoded(payload.decode(utf16, errors="replace"), utf16, "detected")
     if payload.isascii():
         return Decoded(payload.decode("ascii"), "ascii", "ascii")
     for method, label in (("header", declared), ("meta", sniff_meta_charset(payload))):
@@ -95,6 +99,21 @@ def decode_html(payload: bytes, declared: str | None = None) -> Decoded:
     if text is not None:
         return Decoded(text, "utf-8", "utf-8")
     return _detect(payload)
+
+
+def _utf16_without_bom(payload: bytes) -> str | None:
+    """UTF-16 declared as something else, or not at all: Latin and Cyrillic text has high bytes 0x00
+    (markup, spaces) and 0x04 (Cyrillic), and low bytes that are almost never NUL."""
+    sample = payload[: _UTF16_SAMPLE - _UTF16_SAMPLE % 2]
+    if len(sample) < 16 or sample.count(0) < len(sample) // 16:
+        return None
+    for encoding, high, low in (
+        ("utf-16-le", sample[1::2], sample[0::2]),
+        ("utf-16-be", sample[0::2], sample[1::2]),
+    ):
+        if high.count(0) + high.count(4) > 0.9 * len(high) and low.count(0) < 0.05 * len(low):
+            return encoding
+    return None
 
 
 def _utf8(payload: bytes) -> str | None:

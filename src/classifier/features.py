@@ -27,6 +27,7 @@ TEXT_FIELDS = ("title", "description", "text")
 _TOKEN = re.compile(r"\w+")  # placeholders (_tg_) and emoji tokens (emoji_leaf) stay whole
 _NONZERO_DIGIT = re.compile(r"[1-9]")
 _RUSSIAN_WORD = re.compile("[а-яё]+")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _CACHE_LIMIT = 500_000
 
 
@@ -36,11 +37,14 @@ def document_texts(documents: Any) -> list[str]:
         columns = [c for c in TEXT_FIELDS if c in documents.columns]
         if "text" not in columns:
             raise ValueError("documents need a 'text' column")
-        parts = documents[columns].fillna("").astype(str)
+        # as objects first: filling a float column (all missing) with "" is deprecated and will raise
+        parts = documents[columns].astype(object).fillna("").astype(str)
         return ["\n".join(p for p in row if p) for row in parts.itertuples(index=False, name=None)]
     if isinstance(documents, pd.Series):
-        return documents.fillna("").astype(str).tolist()
-    return [str(d) if d is not None else "" for d in documents]
+        return documents.astype(object).fillna("").astype(str).tolist()
+    # A lone surrogate (a JSON "\ud800" escape) is no character: pandas 3 strings refuse it, so the
+    # prepared frame could not be built. It reads as a decoder's replacement character instead.
+    return [_SURROGATE.sub("\ufffd", str(d)) if d is not None else "" for d in documents]
 
 
 def tokenize(normalised: str) -> list[str]:
@@ -209,8 +213,11 @@ class SubwordVectorizer(BaseEstimator, TransformerMixin):
 
 
 # Meta signals: what an expert notices besides the words. Most are counted by normalisation itself.
-_PRICE = re.compile(r"\d[\d\s.,]*\s?(?:₸|тг|тңг|тенге|теңге|тыс|мың|к\b|usdt|\$|btc|долл)")
-_WEIGHT = re.compile(r"\d[\d.,]*\s?(?:г|гр|грамм|кг|g)\b")
+# A number is at most 20 more digits, spaces and marks: an unbounded run made every digit of a long
+# "1 1 1 …" page rescan the rest (quadratic: 350 s for 64,000 characters). Counts do not change, as a
+# longer run still ends in one match, found from a later digit.
+_PRICE = re.compile(r"\d[\d\s.,]{0,20}\s?(?:₸|тг|тңг|тенге|теңге|тыс|мың|к\b|usdt|\$|btc|долл)")
+_WEIGHT = re.compile(r"\d[\d.,]{0,20}\s?(?:г|гр|грамм|кг|g)\b")
 _UPPER = re.compile(r"[A-ZА-ЯЁӘҒҚҢӨҰҮҺІ]")
 _KAZAKH = re.compile(f"[{''.join(sorted(KAZAKH_LETTERS))}]")
 PLACEHOLDER_NAMES = ("tg", "phone", "url", "wallet", "onion", "card", "email", "whatsapp")

@@ -2,16 +2,21 @@
 
 Formats: WARC / WARC.gz (HTML ``response`` records), folders of ``.html``/``.htm`` files, and
 JSONL / CSV / Parquet tables with a ``url`` column and an ``html`` or ``text`` column (``id`` optional).
-Everything is streamed: memory does not grow with the input.
+Everything is streamed: memory does not grow with the input. A broken stretch of a WARC (a wrong
+``Content-Length``, junk between records, a corrupt or cut-off gzip member) becomes one error record, and
+reading goes on at the next record start after it, so nothing after the break is lost.
 """
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import logging
+import re
+import zlib
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +32,24 @@ TABLE_SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv", ".parquet")
 WARC_SUFFIXES = (".warc", ".warc.gz", ".arc", ".arc.gz")
 _TEXT_TYPES = ("text/html", "application/xhtml+xml", "text/plain", "")
 _TABLE_BATCH = 1000
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# Files that are not text whatever their Content-Type says, by their first bytes (whole signatures: a
+# text page may well start with "RIFF" or "GIF")
+_BINARY_SIGNATURES = tuple(
+    (re.compile(pattern, re.DOTALL), name)
+    for pattern, name in (
+        (rb"%PDF-\d", "a PDF document"),
+        (rb"\x89PNG\r\n\x1a\n", "a PNG image"),
+        (rb"\xff\xd8\xff", "a JPEG image"),
+        (rb"GIF8[79]a", "a GIF image"),
+        (rb"RIFF....(?:WEBP|WAVE|AVI )", "a RIFF file (WebP, WAV, AVI)"),
+        (rb"PK\x03\x04", "a ZIP archive or office document"),
+        (rb"\x1f\x8b\x08", "gzip data"),
+        (rb"wOF[F2]", "a web font"),
+        (rb"\x7fELF", "an executable"),
+        (rb"\x00...ftyp", "an MP4 video"),
+    )
+)
 
 
 @dataclass
@@ -100,6 +123,10 @@ def record_from_bytes(
         return Record(
             id=rid, url=url, source=source, domain=domain_of(url), status="error", error="empty page"
         )
+    kind = binary_kind(payload)
+    if kind:  # an image or a PDF served as text/html: decoding would make a page of noise
+        reason = f"binary content, not a text page: {kind}"
+        return Record(id=rid, url=url, source=source, domain=domain_of(url), status="error", error=reason)
     decoded = decode_html(payload, declared_charset)
     return Record(
         id=rid,
@@ -114,45 +141,199 @@ def record_from_bytes(
     )
 
 
+def binary_kind(payload: bytes) -> str | None:
+    """What a payload is when its first bytes are those of a known binary format, else None."""
+    head = payload[:64].lstrip()
+    return next((name for pattern, name in _BINARY_SIGNATURES if pattern.match(head)), None)
+
+
 def read_warc(
     path: Path, settings: IngestSettings, stats: IngestStats, start: int = 0, stop: int | None = None
 ) -> Iterator[Record]:
     """The archive's HTML responses; with ``start``/``stop``, only the records whose offsets lie in that
     byte range (a partition: records start where the planner saw them, so seeking lands on one)."""
+    for entry in warc_entries(path, settings, stats, start, stop):
+        if entry.record is not None:
+            yield entry.record
+
+
+@dataclass
+class WarcEntry:
+    """A record of an archive where it starts, its WARC type, and the record read from it (None for the
+    records that are skipped: requests, images and such, and responses when payloads are not read)."""
+
+    offset: int
+    rec_type: str
+    record: Record | None = None
+
+
+_WARC_START = re.compile(rb"\nWARC/1\.[01]\r?\n")  # at a line start, as warcio reads it
+_GZIP_MEMBER = re.compile(rb"\x1f\x8b\x08")
+_SCAN_BLOCK = 1 << 20
+_RECORD_GAP = 16
+
+
+def warc_entries(
+    path: Path,
+    settings: IngestSettings,
+    stats: IngestStats,
+    start: int = 0,
+    stop: int | None = None,
+    payloads: bool = True,
+) -> Iterator[WarcEntry]:
+    """Every record of the archive in order, broken stretches as error entries (rec_type "broken").
+
+    ``read_warc`` reads these; the partition planner reads them without payloads, so that partitions
+    start where reading the whole archive starts a record, broken archives included.
+    """
+    with path.open("rb") as handle:
+        gzipped = handle.read(2) == b"\x1f\x8b"
+    position: int | None = start
+    while position is not None and (stop is None or position < stop):
+        position = yield from _warc_stretch(path, position, stop, gzipped, settings, stats, payloads)
+
+
+def _warc_stretch(
+    path: Path,
+    position: int,
+    stop: int | None,
+    gzipped: bool,
+    settings: IngestSettings,
+    stats: IngestStats,
+    payloads: bool,
+) -> Generator[WarcEntry, None, int | None]:
+    """The records from ``position`` on, until the archive ends (returns None) or breaks: then an error
+    entry, and the offset of the next record start to read on from is returned."""
     from warcio.archiveiterator import ArchiveIterator
 
+    arc = path.name.lower().endswith((".arc", ".arc.gz"))
     with path.open("rb") as stream:
-        stream.seek(start)
-        iterator = ArchiveIterator(stream, arc2warc=True)
-        end = start
+        stream.seek(position)
+        # a WARC is read as WARC only: converting ARC records would read a line of junk as an ARC header
+        iterator = ArchiveIterator(stream, arc2warc=arc)
+        end = position
         try:
             for warc_record in iterator:
-                # warcio's offset is where this record starts (known before its payload is read)
-                if stop is not None and iterator.offset >= stop:
-                    return  # the next partition's first record
-                record = None
-                if warc_record.rec_type == "response":
-                    record = _warc_response(warc_record, settings, stats)
-                else:
-                    stats.skipped[f"warc:{warc_record.rec_type}"] += 1
-                # offsets are known once the payload is read: warcio reads to the record's end for them
-                offset = iterator.get_record_offset()
-                end = offset + iterator.get_record_length()
+                offset = iterator.offset  # known before the payload is read
+                if stop is not None and offset >= stop:
+                    return None  # the next partition's first record
+                if warc_record.format != "warc" and not arc:  # a first record after junk may read as ARC
+                    raise ValueError("no WARC record starts here")
+                warnings = iterator.err_count
+                record = _entry_record(warc_record, settings, stats) if payloads else None
                 if record is not None:
                     record.source = f"{path}:{offset}"
-                    yield record
+                # warcio reads to the record's end for its length; that tells whether Content-Length was right
+                end = offset + iterator.get_record_length()
+                cut = _cut_off(warc_record, iterator, gzipped, arc)
+                junk = iterator.err_count > warnings  # bytes other than blank lines after the record
+                if not cut and not junk:
+                    yield WarcEntry(offset, warc_record.rec_type, record)
+                    continue
+                after = _next_record_start(path, offset + 1, gzipped)
+                yield from _broken_entries(path, (offset, end, after), warc_record, record, cut, gzipped)
+                return after
         except Exception as exc:  # warcio raises plain Exceptions on broken archives
-            log.warning("%s: archive broken after offset %s: %s", path, end, exc)
-            yield _error("", f"{path}:{end}", f"broken WARC after offset {end}: {exc}")
-            return
-    if stop is not None:
+            failed_at = iterator.offset  # where the record it could not read starts
+            after = _next_record_start(path, failed_at + 1, gzipped)
+            log.warning("%s: archive broken at offset %s: %s", path, failed_at, _printable(exc))
+            yield WarcEntry(failed_at, "broken", _warc_error(path, failed_at, _printable(exc), after))
+            return after
+    if stop is None:
+        unread = _unread_tail(path, end)
+        if unread:  # warcio stops quietly in a gzip member cut off before its first data
+            yield WarcEntry(end, "broken", _warc_error(path, end, f"{unread} bytes unreadable", None))
+    return None
+
+
+def _entry_record(warc_record: Any, settings: IngestSettings, stats: IngestStats) -> Record | None:
+    if warc_record.rec_type == "response":
+        return _warc_response(warc_record, settings, stats)
+    stats.skipped[f"warc:{warc_record.rec_type}"] += 1
+    return None
+
+
+def _cut_off(warc_record: Any, iterator: Any, gzipped: bool, arc: bool) -> str:
+    """Why the record is not whole ('' if it is): it ends before its Content-Length does (a truncated
+    file, corrupt gzip data, a wrong length) or its header is."""
+    if warc_record.length is None and not arc:
+        return "the record has no Content-Length: its header is cut off or damaged"
+    missing = getattr(warc_record.raw_stream, "limit", 0)  # a LimitReader's bytes still to read
+    if missing <= 0:
+        return ""
+    decompressor = getattr(iterator.reader, "decompressor", None)
+    if gzipped and decompressor is not None and decompressor.eof:
+        return ""  # a whole gzip member with a too large Content-Length: the record itself is complete
+    return (
+        f"the record is cut off {missing} bytes before the end its Content-Length ({warc_record.length})"
+        " gives: a truncated file, corrupt gzip data or a wrong Content-Length"
+    )
+
+
+def _broken_entries(
+    path: Path,
+    places: tuple[int, int, int | None],
+    warc_record: Any,
+    record: Record | None,
+    cut: str,
+    gzipped: bool,
+) -> Iterator[WarcEntry]:
+    """A record with a wrong length: an error for it if it is cut off or runs into the next record;
+    else it stands, and the bytes after it (junk, or what a too small Content-Length left out) are one.
+    ``places``: where the record starts, where warcio saw it end, and the next record start."""
+    offset, end, after = places
+    url = warc_record.rec_headers.get_header("WARC-Target-URI") or ""
+    if not cut and not gzipped and after is not None and after < end:
+        cut = f"its Content-Length ({warc_record.length}) runs into the next record, at offset {after}"
+    if cut:
+        yield WarcEntry(offset, "broken", _warc_error(path, offset, cut, after, url))
         return
-    unread = _unread_tail(path, end)
-    if unread:  # warcio stops quietly at a cut-off gzip member
-        yield _error("", f"{path}:{end}", f"broken WARC after offset {end}: {unread} bytes unreadable")
+    yield WarcEntry(offset, warc_record.rec_type, record)
+    # in a WARC.gz the bytes are inside the record's gzip member, which has no offset of its own
+    junk_at = offset if gzipped else end
+    problem = (
+        f"unexpected bytes after the record at offset {offset} (junk, or its Content-Length is too small)"
+    )
+    yield WarcEntry(junk_at, "broken", _warc_error(path, junk_at, problem, after))
 
 
-_RECORD_GAP = 16
+def _warc_error(path: Path, offset: int, problem: str, after: int | None, url: str = "") -> Record:
+    source = f"{path}:{offset}"
+    then = f"read on at the next record, offset {after}" if after is not None else "nothing readable after it"
+    return _error(url, source, f"broken WARC after offset {offset}: {problem}; {then}", source.encode())
+
+
+def _printable(exc: Exception, limit: int = 200) -> str:
+    """An exception's message on one line, binary noise escaped (warcio quotes the bytes it could not read)."""
+    text = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in " ".join(str(exc).split()))
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _next_record_start(path: Path, start: int, gzipped: bool) -> int | None:
+    """The first offset from ``start`` on where a record starts: a ``WARC/1.x`` line, or in a WARC.gz a
+    gzip member that inflates to one. None if there is none."""
+    pattern, lead = (_GZIP_MEMBER, 0) if gzipped else (_WARC_START, 1)
+    base = max(start - lead, 0)
+    with path.open("rb") as handle:
+        while True:
+            handle.seek(base)
+            data = handle.read(_SCAN_BLOCK)
+            if len(data) <= _RECORD_GAP:
+                return None
+            for match in pattern.finditer(data):
+                found = base + match.start() + lead
+                if found >= start and (not gzipped or _holds_warc(handle, found)):
+                    return found
+            base += len(data) - _RECORD_GAP  # overlap: a start cut in two by the block is seen whole
+
+
+def _holds_warc(handle: Any, offset: int) -> bool:
+    handle.seek(offset)
+    try:
+        head = zlib.decompressobj(31).decompress(handle.read(4096), 16)
+    except zlib.error:
+        return False
+    return head.startswith(b"WARC/")
 
 
 def _unread_tail(path: Path, end: int) -> int:
@@ -218,16 +399,19 @@ def record_from_row(row: dict[str, Any], source: str, settings: IngestSettings) 
     """A table row with ``url`` and ``html`` or ``text`` (and maybe ``id``) into a record."""
     url = _cell(row.get("url"))
     html, text = _cell(row.get("html")), _cell(row.get("text"))
+    content = (html or text).encode("utf-8", "replace")
+    truncated = len(content) > settings.max_page_bytes
+    if truncated:  # cut in bytes: a character cut in two is dropped
+        content = content[: settings.max_page_bytes]
+        cut = content.decode("utf-8", "ignore")
+        html, text = (cut, "") if html else ("", cut)
     if not html and not text:
         has_columns = "html" in row or "text" in row
         reason = "row has an empty html and text" if has_columns else "table has no 'html' or 'text' column"
+        if truncated:
+            reason = "nothing left of the page once cut at ingest.max_page_bytes"
         record = _error(url, source, reason, json.dumps(row, default=str, sort_keys=True).encode())
     else:
-        content = (html or text).encode("utf-8", "replace")
-        truncated = len(content) > settings.max_page_bytes
-        if truncated:
-            content = content[: settings.max_page_bytes]
-            html, text = (content.decode("utf-8", "ignore"), None) if html else (None, content.decode())
         record = Record(
             id=record_id(url, content),
             url=url,
@@ -251,7 +435,8 @@ def _cell(value: Any) -> str:
         return ""
     if isinstance(value, float) and value != value:  # NaN from pandas
         return ""
-    return value if isinstance(value, str) else str(value)
+    # a JSON "\ud800" escape gives a lone surrogate, which no UTF-8 output (cache, queue, store) can hold
+    return _SURROGATE.sub("\ufffd", value if isinstance(value, str) else str(value))
 
 
 def read_jsonl(
@@ -274,7 +459,7 @@ def read_jsonl(
             stats.records["jsonl"] += 1
             try:
                 row = json.loads(line)
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:  # RecursionError: nested thousands of levels deep
                 yield _error("", source, f"invalid JSON on line {number}: {exc}", line)
                 continue
             if not isinstance(row, dict):
@@ -291,35 +476,72 @@ def _lines_until(handle: Any, stop: int) -> Iterator[bytes]:
         yield line
 
 
+_CSV_FIELD_LIMIT = 1 << 30  # characters; csv's default (128 KB) is smaller than many pages
+
+
 def read_csv(
     path: Path, settings: IngestSettings, stats: IngestStats, start: int = 0, stop: int | None = None
 ) -> Iterator[Record]:
-    """One record per row; ``start``/``stop`` select rows by their position (after the header)."""
-    import pandas as pd
+    """One record per row; ``start``/``stop`` select rows by their position (after the header).
 
+    A malformed row (a stray or unclosed quote, more fields than the header) is an error record of its
+    own and the rows after it are read; missing trailing cells are empty, as pandas reads them.
+    """
+    csv.field_size_limit(max(csv.field_size_limit(), _CSV_FIELD_LIMIT))
     try:
-        chunks = pd.read_csv(
-            path,
-            dtype=str,
-            keep_default_na=False,
-            chunksize=_TABLE_BATCH,
-            skiprows=range(1, start + 1) if start else None,
-            nrows=None if stop is None else stop - start,
-        )
-        row_number = start
-        for chunk in chunks:
-            for row in chunk.to_dict("records"):
-                row_number += 1
-                stats.records["csv"] += 1
-                yield record_from_row(row, f"{path}:{row_number}", settings)
-    except (ValueError, OSError, UnicodeDecodeError) as exc:
+        with path.open(encoding="utf-8-sig", errors="replace", newline="") as handle:
+            yield from _csv_records(path, csv.reader(handle, strict=True), settings, stats, start, stop)
+    except (OSError, csv.Error) as exc:
         yield _error("", str(path), f"unreadable CSV: {exc}")
+
+
+def _csv_records(
+    path: Path, rows: Any, settings: IngestSettings, stats: IngestStats, start: int, stop: int | None
+) -> Iterator[Record]:
+    header = next(rows, None)
+    if not header:
+        yield _error("", str(path), "unreadable CSV: no header row")
+        return
+    row_number = 0
+    while stop is None or row_number < stop:
+        try:
+            fields: list[str] | csv.Error = next(rows)
+        except StopIteration:
+            return
+        except csv.Error as exc:  # the reader goes on with the next line
+            fields = exc
+        if fields == []:
+            continue  # a blank line
+        row_number += 1
+        if row_number <= start:
+            continue
+        stats.records["csv"] += 1
+        yield _csv_record(path, row_number, header, fields, settings)
+
+
+def _csv_record(
+    path: Path, row_number: int, header: list[str], fields: list[str] | csv.Error, settings: IngestSettings
+) -> Record:
+    source = f"{path}:{row_number}"
+    if isinstance(fields, csv.Error):
+        problem = str(fields)
+        if problem == "unexpected end of data":
+            problem = "a quote opened in it never closes, so the rest of the file is inside it"
+        return _error("", source, f"malformed CSV row: {problem} (row {row_number})", source.encode())
+    if len(fields) > len(header):
+        reason = f"malformed CSV row: {len(fields)} fields, the header has {len(header)} (row {row_number})"
+        return _error("", source, reason, "\x1f".join(fields).encode())
+    row: dict[str, str] = {}
+    for name, cell in zip(header, fields + [""] * (len(header) - len(fields)), strict=True):
+        row.setdefault(name, cell)  # a repeated column name: the first column has it, as pandas reads it
+    return record_from_row(row, source, settings)
 
 
 def read_parquet(
     path: Path, settings: IngestSettings, stats: IngestStats, start: int = 0, stop: int | None = None
 ) -> Iterator[Record]:
     """One record per row; ``start``/``stop`` select row groups by their position."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
@@ -331,7 +553,7 @@ def read_parquet(
                 row_number += 1
                 stats.records["parquet"] += 1
                 yield record_from_row(row, f"{path}:{row_number}", settings)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, pa.ArrowException) as exc:  # e.g. a column type pyarrow cannot convert
         yield _error("", str(path), f"unreadable Parquet: {exc}")
 
 

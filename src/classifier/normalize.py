@@ -373,6 +373,7 @@ def _lingua_detector():  # built on first use: it loads language models
 
 
 _TOKENS = re.compile(r"\b(?:emoji)?_[a-z]+_?\b")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def detect_language(text: str) -> str:
@@ -391,7 +392,8 @@ def detect_language(text: str) -> str:
         return "kk"
     if share == 0 and len(letters) >= 80:
         return "ru"
-    found = _lingua_detector().detect_language_of(text[:1000])
+    # lingua (Rust) takes valid Unicode only: a lone surrogate (a JSON row's "\ud800" escape) would raise
+    found = _lingua_detector().detect_language_of(_SURROGATE.sub("\ufffd", text[:1000]))
     if found is not None and found.name == "KAZAKH":
         return "mixed" if share > 0 else "kk"
     return "ru"

@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from classifier.queue.schema import ROLES, sessions_table, users_table
 from classifier.queue.store import CaseStore
-from classifier.queue.values import now, public, utc
+from classifier.queue.values import clean_text, now, public, utc
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.\-]{1,63}$")
 MIN_PASSWORD_CHARS = 10
@@ -123,7 +123,7 @@ class Accounts:
         Raises :class:`LoginBlockedError` while the account has ``max_failures`` failed logins within
         ``window``: the password is not even checked then, so guessing gains nothing.
         """
-        username = (username or "").strip().lower()[:64]
+        username = clean_text(username).strip().lower()[:64]  # PostgreSQL refuses NUL in a parameter
         if self.recent_failures(username) >= self.max_failures:
             since = now() - self.window
             if not self.store.count_audit(actor=username or "?", action="login_blocked", since=since):

@@ -31,7 +31,7 @@ class Report:
         return {
             "score": to_float(r.get("score")) if self.ok else None,
             "label": to_int(r.get("label")),
-            "category": r.get("category") or None,
+            "category": clean_text(r.get("category")) or None,
             "category_probability": to_float(r.get("category_probability")),
             "priority": to_float(r.get("priority")),
             "cluster_id": clean_text(r.get("cluster_id")),

@@ -5,6 +5,9 @@ Portable types only, so that the same schema runs on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -192,16 +195,23 @@ def ensure_schema(engine: Engine) -> None:
         if engine.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
         metadata.create_all(conn)
-        found = inspect(conn)
+        # two catalog queries for all tables: per-table and per-index checks cost ~0.3 s on PostgreSQL
+        found, names = inspect(conn), list(metadata.tables)
+        columns = _names(found.get_multi_columns(filter_names=names))
+        indexes = _names(found.get_multi_indexes(filter_names=names))
         for table in metadata.sorted_tables:
-            present = {c["name"] for c in found.get_columns(table.name)}
             for column in table.columns:
-                if column.name not in present:
+                if column.name not in columns.get(table.name, ()):
                     kind = column.type.compile(engine.dialect)
                     default = (
                         f" NOT NULL DEFAULT {column.server_default.arg.text}" if column.server_default else ""
                     )
                     conn.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}{default}'))
-        for table in metadata.sorted_tables:
-            for index in table.indexes:
-                index.create(conn, checkfirst=True)
+            for index in table.indexes:  # after the columns: a new index may cover a new column
+                if index.name not in indexes.get(table.name, ()):
+                    index.create(conn)
+
+
+def _names(reflected: Mapping[tuple[str | None, str], list[Any]]) -> dict[str, set[str]]:
+    """Table name → the names of its reflected columns (or indexes)."""
+    return {table: {item["name"] for item in items} for (_schema, table), items in reflected.items()}

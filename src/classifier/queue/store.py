@@ -30,6 +30,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import OperationalError
 
 from classifier.config import QUEUE_DB
+from classifier.faults import crash_point
 from classifier.queue.reports import Report, case_update, newest, newest_ok
 from classifier.queue.schema import (
     CATEGORIES,
@@ -46,15 +47,16 @@ from classifier.queue.schema import (
 )
 from classifier.queue.values import chunks, clean_text, json_dumps, now, public, to_float, utc
 
+_BATCH_LOCK = 727_364_202  # a PostgreSQL advisory lock key: one add_scored batch writes at a time
+
 
 class StaleCaseError(ValueError):
     """Another decision changed the case after the page was shown: reload it and decide again."""
 
-    def __init__(self, case_id: int):
-        super().__init__(
-            f"case {case_id} was decided by someone else in the meantime: reload it and decide again"
-        )
-        self.case_id = case_id
+    def __init__(self, case_id: int, expert: str = "", decision: str = ""):
+        what = f"was decided by {expert} ({decision})" if expert else "changed"
+        super().__init__(f"case {case_id} {what} while you were deciding: reload it and decide again")
+        self.case_id, self.expert, self.decision = case_id, expert, decision
 
 
 class CaseStore:
@@ -177,6 +179,7 @@ class CaseStore:
         if not reports:
             return 0
         with self.engine.begin() as conn:
+            self._one_batch_at_a_time(conn)
             existing = self._existing_cases(conn, list({r.key for r in reports}))
             reports = self._unstored(conn, reports, existing)
             if not reports:
@@ -190,9 +193,18 @@ class CaseStore:
             new = [k for k in by_key if k not in existing]
             self._insert_cases(conn, {k: by_key[k] for k in new})
             case_ids = {k: case["id"] for k, case in existing.items()} | self._case_ids(conn, new)
+            crash_point("store.add_scored")  # cases written, their scores not: the batch must stay atomic
             self._insert_scores(conn, [r.score_row(case_ids[r.key]) for r in reports])
             self._refresh_report_counts(conn, sorted(set(case_ids.values())))
         return len(reports)
+
+    def _one_batch_at_a_time(self, conn: Connection) -> None:
+        """Batches read the cases they update under a write lock: two batches that both read a case (or
+        its absence) before either wrote would each overwrite the other's newer values."""
+        if self._dialect == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")  # the file's write lock now, not at the first write
+        else:
+            conn.execute(select(func.pg_advisory_xact_lock(_BATCH_LOCK)))
 
     def _ensure_runs(self, conn: Connection, reports: Sequence[Report]) -> None:
         """Rows of a run nobody registered still need their ``runs`` row (the foreign key)."""
@@ -269,7 +281,8 @@ class CaseStore:
                 }
             )
         if values:
-            # DO NOTHING: a concurrent writer that created the case first wins, rather than failing the batch.
+            # no other batch created these cases since they were read (_one_batch_at_a_time): DO NOTHING
+            # is only a safety net
             stmt = self._insert(cases_table).on_conflict_do_nothing(index_elements=["case_key"])
             conn.execute(stmt, values)
 
@@ -372,11 +385,14 @@ class CaseStore:
             # case are serialised, and a decision made on an outdated page matches no row.
             bump = update(cases_table).where(c.id == case_id).values(version=c.version + 1)
             if expected_version is not None:
-                bump = bump.where(c.version == expected_version)
+                # no version is outside the column's 32 bits, and PostgreSQL refuses to compare one with it
+                bump = bump.where(c.version == (expected_version if 0 <= expected_version < 2**31 else -1))
             if conn.execute(bump).rowcount == 0:
                 if conn.execute(select(c.id).where(c.id == case_id)).first() is None:
                     raise ValueError(f"unknown case {case_id!r}")
-                raise StaleCaseError(case_id)
+                d = decisions_table.c
+                latest = select(d.expert, d.decision).where(d.case_id == case_id).order_by(d.id.desc())
+                raise StaleCaseError(case_id, *(conn.execute(latest.limit(1)).first() or ()))
             case = conn.execute(
                 select(c.score, c.model_version, c.status, c.category, c.version).where(c.id == case_id)
             ).first()
@@ -403,6 +419,7 @@ class CaseStore:
             }
             decision_id = conn.execute(decisions_table.insert().values(values)).inserted_primary_key[0]
             conn.execute(update(cases_table).where(c.id == case_id).values(status=status))
+            crash_point("store.record_decision")  # case and decision written, the audit entry not
             detail = {
                 "decision": decision,
                 "status": status,
@@ -441,8 +458,8 @@ class CaseStore:
     ) -> None:
         values = {
             "at": now(),
-            "actor": actor,
-            "action": action,
+            "actor": clean_text(actor),  # a failed login's name is whatever was typed, NUL included
+            "action": clean_text(action),
             "case_id": case_id,
             "detail": detail,
         }
@@ -455,9 +472,9 @@ class CaseStore:
         a = audit_table.c
         stmt = select(audit_table).order_by(a.id.desc()).limit(limit).offset(offset)
         if actor:
-            stmt = stmt.where(a.actor == actor)
+            stmt = stmt.where(a.actor == clean_text(actor))
         if action:
-            stmt = stmt.where(a.action == action)
+            stmt = stmt.where(a.action == clean_text(action))
         with self.engine.connect() as conn:
             return [public(r) for r in conn.execute(stmt).mappings()]
 
@@ -467,9 +484,9 @@ class CaseStore:
         a = audit_table.c
         stmt = select(func.count()).select_from(audit_table)
         if actor:
-            stmt = stmt.where(a.actor == actor)
+            stmt = stmt.where(a.actor == clean_text(actor))
         if action:
-            stmt = stmt.where(a.action == action)
+            stmt = stmt.where(a.action == clean_text(action))
         if since is not None:
             stmt = stmt.where(a.at >= since)
         with self.engine.connect() as conn:

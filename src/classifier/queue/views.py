@@ -11,7 +11,7 @@ from sqlalchemy import Date, case, cast, func, or_, select
 
 from classifier.queue.schema import NEW, PENDING, cases_table, decisions_table, runs_table
 from classifier.queue.store import CaseStore, ranked
-from classifier.queue.values import now, public, utc
+from classifier.queue.values import clean_text, now, public, utc
 
 # The queue lists these columns; the text stays on the case page.
 LIST_COLUMNS = (
@@ -67,19 +67,21 @@ def _list_columns() -> list[Any]:
 
 def _where(stmt: Any, f: QueueFilter) -> Any:
     c = cases_table.c
-    if f.status == OPEN:
+    # without NUL, as everything stored (clean_text): PostgreSQL refuses it in a text parameter
+    status, language, category, search = map(clean_text, (f.status, f.language, f.category, f.search))
+    if status == OPEN:
         stmt = stmt.where(c.status.in_([NEW, PENDING]))
-    elif f.status:
-        stmt = stmt.where(c.status == f.status)
-    if f.language:
-        stmt = stmt.where(c.language == f.language)
-    if f.category:
-        stmt = stmt.where(c.category == f.category)
+    elif status:
+        stmt = stmt.where(c.status == status)
+    if language:
+        stmt = stmt.where(c.language == language)
+    if category:
+        stmt = stmt.where(c.category == category)
     if f.min_score is not None:
         stmt = stmt.where(c.score >= f.min_score)
-    if f.search:
+    if search:
         # a plain substring, case-insensitive; LIKE's wildcards in the query are taken literally
-        needle = f.search.strip()[:SEARCH_CHARS].lower()
+        needle = search.strip()[:SEARCH_CHARS].lower()
         escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         pattern = f"%{escaped}%"
         stmt = stmt.where(
@@ -179,7 +181,8 @@ def dashboard(store: CaseStore, days: int = 30) -> dict[str, Any]:
         select(c.category, func.count().label("n"))
         .where(c.status.in_([NEW, PENDING]))
         .group_by(c.category)
-        .order_by(func.count().desc())
+        # ties by name, uncategorised last: SQLite would sort NULL first, PostgreSQL last
+        .order_by(func.count().desc(), c.category.asc().nulls_last())
     )
     with store.engine.connect() as conn:
         days_rows = conn.execute(per_day).all()

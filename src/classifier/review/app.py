@@ -15,10 +15,12 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import FastAPI, Form, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from starlette.concurrency import run_in_threadpool
 
 from classifier.config import ReviewSettings
 from classifier.queue import CATEGORIES, DECISIONS, STATUSES, CaseStore, StaleCaseError
@@ -39,6 +41,7 @@ from classifier.review.security import (
 HERE = Path(__file__).parent
 TOO_MANY_ATTEMPTS = "Слишком много неудачных попыток входа. Подождите и попробуйте снова."
 AUDIT_PER_PAGE = 100
+MAX_ID = 2**63 - 1  # SQLite's INTEGER and PostgreSQL's BIGINT: a larger number is no case, not a server error
 
 
 class LoginRequired(Exception):
@@ -129,6 +132,16 @@ def create_app(db_url: str | None = None, settings: ReviewSettings | None = None
     @app.exception_handler(Forbidden)
     async def _forbidden(request: Request, exc: Forbidden) -> Response:
         return render(request, "error.html", 403, message=exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(request: Request, _exc: RequestValidationError) -> Response:
+        # FastAPI checks parameters before the route runs, and its 422 names them and echoes the input,
+        # to anyone: without a session this is a login redirect too, with one a page that says no more
+        user = await run_in_threadpool(accounts.session, request.cookies.get(SESSION_COOKIE, ""))
+        if user is None:
+            return await _login_required(request, LoginRequired())
+        request.state.user = user
+        return render(request, "error.html", 400, message="Неверный адрес или данные формы.")
 
     # -- logging in and out --
 
@@ -254,7 +267,7 @@ def create_app(db_url: str | None = None, settings: ReviewSettings | None = None
         return _case_response(request, case_id, message="Решение сохранено." if saved else "")
 
     def _case_response(request: Request, case_id: int, status_code: int = 200, message: str = "") -> Response:
-        case = store.case(case_id)
+        case = store.case(case_id) if 0 < case_id <= MAX_ID else None
         if case is None:
             return render(request, "error.html", 404, message="Такого дела нет.")
         cluster = [c for c in store.cluster(case["cluster_id"]) if c["id"] != case_id]
@@ -285,6 +298,8 @@ def create_app(db_url: str | None = None, settings: ReviewSettings | None = None
     ) -> Response:
         user = current_user(request)
         check_csrf(user, csrf)
+        if not 0 < case_id <= MAX_ID:
+            return _case_response(request, case_id)  # no such case
         try:
             store.record_decision(
                 case_id,

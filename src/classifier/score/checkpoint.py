@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from classifier.faults import crash_point
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS rows (
@@ -94,6 +96,7 @@ class Checkpoint:
                     for r in rows
                 ],
             )
+            crash_point("checkpoint.add_chunk")  # the rows are in, their keys not yet: all or none must stay
             self.db.executemany("INSERT INTO keys VALUES (?, ?)", keys)
             self.db.executemany(
                 "INSERT INTO signatures VALUES (?, ?, ?)",

@@ -29,8 +29,10 @@ from sklearn.pipeline import Pipeline
 
 from classifier.config import EXTRACT_CACHE, SCORE_RUNS_DIR, ScoreSettings, Settings
 from classifier.extract import extract_documents
+from classifier.faults import crash_point
 from classifier.features import TEXT_FIELDS
 from classifier.ingest import IngestStats, iter_records
+from classifier.limits import check_memory
 from classifier.model import ExplainedPrediction, predict_and_explain
 from classifier.outputs import TableWriter
 from classifier.score.checkpoint import Checkpoint
@@ -297,6 +299,7 @@ class ScoreSummary:
     top_cases: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
     records_per_second: float = 0.0
+    peak_rss_mb: float = 0.0  # of this process or any one extraction worker (score.memory_budget_mb)
 
 
 class _Tally:
@@ -408,15 +411,18 @@ def score_inputs(
             started_at=datetime.fromisoformat(started_at),
             threshold=model.threshold,
         )
-        cases_before = sum(store.counts().values())
-        for batch in _chunks(checkpoint.ranked(), WRITE_BATCH):
+        cases_before = _cases_before(checkpoint, store)
+        # at most a chunk at a time, as everywhere else: chunk_size bounds memory (and tests get several)
+        for batch in _chunks(checkpoint.ranked(), min(WRITE_BATCH, settings.score.chunk_size)):
             writer.write([{name: row[name] for name in SCORED_FIELDS} for row in batch])
             # a record with neither a URL nor content is nobody's case: it stays in the file and the summary
             store.add_scored([row for row in batch if row["url"] or row["status"] == "ok"])
+            crash_point("score.store_batch")
             for row in batch:
                 tally.add(row)
         writer.close()
         os.replace(partial, out)  # the queue file appears whole or not at all
+        crash_point("score.queue_replaced")  # every output written, the run not yet finished
         new_cases = sum(store.counts().values()) - cases_before
         summary = _summary(out, store, run_id, model, done, tally, stats, new_cases)
         log.info("queue file and case store written at %.1fs", time.perf_counter() - started)
@@ -424,9 +430,19 @@ def score_inputs(
         log.info("drift logged at %.1fs", time.perf_counter() - started)
         summary.seconds = round(time.perf_counter() - started, 2)
         summary.records_per_second = round((summary.records - done) / summary.seconds, 1)
+        summary.peak_rss_mb = check_memory(settings.score.memory_budget_mb)
         store.finish_run(run_id, asdict(summary))
+    crash_point("score.run_finished")  # a restart now redoes a finished run: it must change nothing
     checkpoint.delete()
     return summary
+
+
+def _cases_before(checkpoint: Checkpoint, store: CaseSink) -> int:
+    """The store's case count before the run's first write, kept in the checkpoint: a resumed run must
+    not take the cases its killed predecessor created for old ones."""
+    if checkpoint.get("cases_before") is None:
+        checkpoint.put(cases_before=str(sum(store.counts().values())))
+    return int(checkpoint.get("cases_before") or 0)
 
 
 def _score_locally(

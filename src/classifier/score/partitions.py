@@ -25,6 +25,7 @@ from classifier.ingest import (
     read_jsonl,
     read_parquet,
     read_warc,
+    warc_entries,
 )
 
 
@@ -68,20 +69,14 @@ def _ranges(path: Path, fmt: str, starts: list[int], **first: list[int]) -> list
 
 
 def _plan_warc(path: Path, size: int) -> list[Partition]:
-    """Cut before every ``size``-th response record; a broken archive ends the plan where reading does."""
-    from warcio.archiveiterator import ArchiveIterator
-
+    """Cut before every ``size``-th response record. The records are those ``read_warc`` reads (payloads
+    left unread): past a broken stretch reading resumes at a record start, and so may a partition."""
     starts, responses = [0], 0
-    with path.open("rb") as stream:
-        iterator = ArchiveIterator(stream, arc2warc=True)
-        try:
-            for record in iterator:
-                if record.rec_type == "response":
-                    if responses and responses % size == 0:
-                        starts.append(iterator.get_record_offset())
-                    responses += 1
-        except Exception:  # the partition holding the break reports it, as the local reader does
-            pass
+    for entry in warc_entries(path, IngestSettings(), IngestStats(), payloads=False):
+        if entry.rec_type == "response":
+            if responses and responses % size == 0:
+                starts.append(entry.offset)
+            responses += 1
     return _ranges(path, "warc", starts)
 
 
