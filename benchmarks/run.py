@@ -19,7 +19,7 @@ from typing import Any
 
 HERE = Path(__file__).parent
 RESULTS = HERE / "results"
-SUITE = ("extraction", "extraction_quality", "model", "scoring", "dask_engine")
+SUITE = ("extraction", "decoding", "extraction_quality", "model", "scoring", "dask_engine")
 
 
 def run(names: list[str]) -> None:
@@ -75,6 +75,29 @@ def rows() -> list[tuple[str, str, str, str]]:
                 "≥ 10×",
                 _mark(ex["met"]["resiliparse_mode_vs_trafilatura_mode"]),
             ),
+        ]
+    decoding = _load("decoding")
+    if decoding:
+        shares = decoding["shares"]
+        cells = {k: v for k, v in shares.items() if k.startswith("undeclared ") and v["pages"] >= 100}
+        worst = min(cells, key=lambda k: cells[k]["share"])
+        texts = " and ".join(f"{n} {lang}" for lang, n in decoding["texts"].items())
+        out += [
+            (
+                f"single-byte Cyrillic pages without a declared charset decoded exactly ({texts} real texts,"
+                " as written, lower case, capitals)",
+                f"{shares['undeclared']['share']:.2%} of {shares['undeclared']['pages']}"
+                f" (lowest: {worst.removeprefix('undeclared ')}, {cells[worst]['share']:.1%})",
+                "≥ 95%",
+                _mark(decoding["met"]["undeclared"]),
+            ),
+            (
+                "… with their charset declared",
+                f"{shares['declared']['share']:.2%}",
+                "100%",
+                _mark(decoding["met"]["declared"]),
+            ),
+            ("… declared as another Cyrillic charset (overruled)", f"{shares['lie']['share']:.2%}", "", "—"),
         ]
     quality = _load("extraction_quality")
     if quality:

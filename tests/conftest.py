@@ -14,10 +14,17 @@ from threadpoolctl import threadpool_limits
 from classifier.config import Settings, load_settings
 from classifier.corpus.generator import generate_corpus
 from classifier.datasets import demo_dataset
+from classifier.faults import SLOW_ENV
 from classifier.model_trust import TRUSTED_DIRS_ENV
 from classifier.train import fit_model, split_families
 
 RESOURCES = Path(__file__).parent / "resources"
+# A page slow by construction, for the tests of the page time limit: extracting any page of this host
+# sleeps ten minutes (classifier.faults.slow_point), in this process and in every worker it starts later
+# (hence set here, before any test starts a worker pool). No real page is on a .invalid host.
+SLOW_HOST = "slow-page.invalid"
+SLOW_SECONDS = 600
+os.environ[SLOW_ENV] = f"extract.page@{SLOW_HOST}={SLOW_SECONDS}"
 
 
 @pytest.fixture()

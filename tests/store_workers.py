@@ -9,6 +9,7 @@ from __future__ import annotations
 import multiprocessing
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any, NamedTuple
 
 from sqlalchemy import event
@@ -24,19 +25,22 @@ class Outcome(NamedTuple):
     ended: float
 
 
-def hold_after(after: str, seconds: float) -> Callable[..., None]:
-    """An engine listener that sleeps after statements starting with ``after``: the transaction stays open."""
+def hold_after(after: str, seconds: float, until: Callable[[], Any]) -> Callable[..., None]:
+    """An engine listener that keeps the transaction open after statements starting with ``after``: until
+    ``until()`` returns (it waits for the other writer to have started its call: the two calls overlap
+    whatever the machine's speed), then ``seconds`` more, for the other writer to reach the lock."""
 
     def listener(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         if statement.startswith(after):
+            until()
             time.sleep(seconds)
 
     return listener
 
 
-def _serve(worker: int, barrier: Any, jobs: Any, results: Any) -> None:
+def _serve(worker: int, barrier: Any, entered: list[Any], jobs: Any, results: Any) -> None:
     """A worker process: opens and closes its own store when told; for every other job, waits for the
-    other worker at the barrier, then calls its store."""
+    other worker at the barrier, then tells it (``entered``) and calls its store."""
     store: CaseStore | None = None
     while (job := jobs.get()) is not None:
         method, args, kwargs, hold = job
@@ -47,11 +51,13 @@ def _serve(worker: int, barrier: Any, jobs: Any, results: Any) -> None:
             results.put(Outcome(worker, "ok", None, 0.0, 0.0))
             continue
         assert store is not None, "open a store first"
-        listener = hold_after(*hold) if hold else None
+        listener = hold_after(*hold, until=partial(entered[1 - worker].wait, timeout=60)) if hold else None
         if listener:
             event.listen(store.engine, "after_cursor_execute", listener)
+        entered[worker].clear()  # before the barrier, which the other passes only after it
         barrier.wait(timeout=60)
         started = time.monotonic()
+        entered[worker].set()
         try:
             kind, value = "ok", getattr(store, method)(*args, **kwargs)
         except StaleCaseError as exc:
@@ -72,10 +78,13 @@ class Workers:
     def __init__(self) -> None:
         context = multiprocessing.get_context("spawn")  # nothing inherited: no engine, no pool, no lock
         self.barrier = context.Barrier(2)
+        self.entered = [context.Event(), context.Event()]
         self.jobs = [context.Queue(), context.Queue()]
         self.results = context.Queue()
         self.processes = [
-            context.Process(target=_serve, args=(i, self.barrier, self.jobs[i], self.results), daemon=True)
+            context.Process(
+                target=_serve, args=(i, self.barrier, self.entered, self.jobs[i], self.results), daemon=True
+            )
             for i in range(2)
         ]
         for process in self.processes:
@@ -97,7 +106,8 @@ class Workers:
     def call(self, method: str, args: list[tuple], kwargs: list[dict], hold: tuple | None) -> list[Outcome]:
         """``method`` in both workers at once, with each worker's arguments; outcomes by worker.
 
-        ``hold``: (statement prefix, seconds) to sleep after that statement, inside the transaction.
+        ``hold``: (statement prefix, seconds): after that statement, inside the transaction, wait until the
+        other worker has started its call, then sleep ``seconds``.
         """
         return self._send([(method, a, k, hold) for a, k in zip(args, kwargs, strict=True)])
 

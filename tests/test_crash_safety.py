@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, create_engine, func, select
 
-from classifier.faults import CRASH_ENV
+from classifier.faults import CRASH_ENV, SLOW_ENV
 from classifier.queue import CaseStore
 from classifier.queue.schema import cases_table, decisions_table, runs_table, scores_table
 from databases import backend_params, fresh_database
@@ -60,9 +60,9 @@ def db_url(backend: str, tmp_path: Path) -> Iterator[str]:
         yield url
 
 
-def environment(crash_at: str | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != CRASH_ENV} | {"PYTHONUNBUFFERED": "1"}
-    return env | {CRASH_ENV: crash_at} if crash_at else env
+def environment(crash_at: str | None = None, slow_at: str | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in (CRASH_ENV, SLOW_ENV)} | {"PYTHONUNBUFFERED": "1"}
+    return env | ({CRASH_ENV: crash_at} if crash_at else {}) | ({SLOW_ENV: slow_at} if slow_at else {})
 
 
 def run(args: list[str], crash_at: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -138,7 +138,6 @@ class Reference:
     rows: list[dict[str, Any]]  # the queue file, without the fields that differ between runs
     store: dict[str, Any]  # snapshot() of its case store
     checkpoint: Path  # a copy of its checkpoint: every record scored and ranked
-    store_seconds: float  # how long its store phase took: the window for random kills
 
 
 def until_store_phase(process: subprocess.Popen[bytes], partial: Path) -> bool:
@@ -152,9 +151,11 @@ def until_store_phase(process: subprocess.Popen[bytes], partial: Path) -> bool:
     return False
 
 
-def start(args: list[str], crash_at: str | None = None) -> subprocess.Popen[bytes]:
+def start(
+    args: list[str], crash_at: str | None = None, slow_at: str | None = None
+) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        args, env=environment(crash_at), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        args, env=environment(crash_at, slow_at), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
 
 
@@ -172,9 +173,7 @@ def reference(
     args = command(params, warc, exported_model, out, folder / "runs")
     process = start(args, crash_at="score.run_finished")
     assert until_store_phase(process, folder / ".queue.partial.jsonl")
-    started = time.monotonic()
     assert process.wait() == KILLED
-    store_seconds = time.monotonic() - started
     template = folder / "scored.sqlite"
     with (
         closing(sqlite3.connect(checkpoint_path(args))) as source,
@@ -186,7 +185,7 @@ def reference(
         copy.commit()
     state = snapshot(f"sqlite:///{out.with_suffix('.db')}")
     assert len(state["scores"]) == PAGES and state["runs"][0]["finished_at"] is not None
-    return Reference(rows(out), state, template, store_seconds)
+    return Reference(rows(out), state, template)
 
 
 def assert_as_reference(url: str, out: Path, checkpoints: Path, reference: Reference) -> None:
@@ -265,18 +264,17 @@ def test_killed_at_random_moments_while_writing_the_store(
     args = prepared_run(params, warc, exported_model, tmp_path, db_url, reference)
     partial = tmp_path / ".queue.partial.jsonl"
     rng = random.Random(3)
-    kills = []
+    # each store batch is followed by a pause, so the store phase lasts at least BATCHES * PAUSE seconds
+    # on any machine, and a kill within the first 80% of that certainly finds the run still writing
+    pause, batches = 0.5, PAGES // CHUNK
     for _ in range(2):
-        # a kill that comes too late finds the run dead at its end, its checkpoint not yet deleted
-        process = start(args, crash_at="score.run_finished")
+        process = start(args, crash_at="score.run_finished", slow_at=f"score.store_batch={pause}")
         assert until_store_phase(process, partial)
-        time.sleep(rng.uniform(0, reference.store_seconds))
-        killed = process.poll() is None
+        time.sleep(rng.uniform(0, 0.8 * batches * pause))
+        assert process.poll() is None, "the run ended before the kill"
         process.kill()
         assert process.wait(timeout=60) == KILLED
-        stored = assert_whole_batches(snapshot(db_url), [row["id"] for row in reference.rows])
-        kills += [stored] if killed else []
-    assert kills, "every run reached its end before the kill"
+        assert_whole_batches(snapshot(db_url), [row["id"] for row in reference.rows])
 
     finished = run(args)
     assert finished.returncode == 0, finished.stderr

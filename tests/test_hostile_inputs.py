@@ -3,6 +3,12 @@ and memory bounds of params.yaml, and the good pages around it all come through.
 
 Small hostile files are in ``tests/resources/hostile/``; the large ones (a 50 MB page, gzip bombs, broken
 WARCs, ...) are written by ``tests/hostile_corpus.py`` into a temporary folder.
+
+Nothing here depends on how fast the machine is. What is read is checked with the page time limit off,
+so a slow machine cannot turn a page into an error row; that the huge pages are cheap is checked by the
+path they take (the element guard's full-text read), and their speed is measured by the benchmarks. The
+time limit itself is tested on a page that is slow by construction: tests/conftest.py arms the slow
+point ``extract.page`` (``classifier.faults``) to sleep ten minutes on any page of ``SLOW_HOST``.
 """
 
 from __future__ import annotations
@@ -26,14 +32,15 @@ from classifier.extract import extract_document, extract_documents
 from classifier.ingest import IngestStats, Record, iter_records, record_from_row
 from classifier.limits import check_memory, peak_rss_mb, time_limit
 from classifier.score.partitions import plan_partitions, read_partition
+from conftest import SLOW_HOST, SLOW_SECONDS
 from hostile_corpus import EXPECTED_GOOD, HOSTILE_URL, good_page, write_corpus
 
 HOSTILE = Path(__file__).parent / "resources" / "hostile"
 SETTINGS = load_settings()
-LOCAL = replace(SETTINGS, extract=replace(SETTINGS.extract, n_jobs=1))
-LIMIT = SETTINGS.extract.page_timeout_seconds
-# a signal waits for the C call it arrives in (parsing a 5 MB page: ~1-2 s, more on a busy machine)
-C_CALL_SLACK = 8.0
+LOCAL = replace(SETTINGS, extract=replace(SETTINGS.extract, n_jobs=1, page_timeout_seconds=0))
+SLOW_PAGE = Record(
+    id="slow", url=f"https://{SLOW_HOST}/page", source="test", html="<p>Медленная страница</p>"
+)
 
 
 @dataclass(frozen=True)
@@ -157,16 +164,8 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def _timed_read(path: Path, settings: Settings = LOCAL) -> tuple[list[Record], float]:
-    started = time.perf_counter()
-    records = list(iter_records([path], settings.ingest, IngestStats()))
-    return records, time.perf_counter() - started
-
-
-def _timed_extract(record: Record, settings: Settings = LOCAL) -> tuple[dict, float]:
-    started = time.perf_counter()
-    doc = extract_document(record, settings.extract)
-    return doc, time.perf_counter() - started
+def _read(path: Path, settings: Settings = LOCAL) -> list[Record]:
+    return list(iter_records([path], settings.ingest, IngestStats()))
 
 
 def _check(outcome: Outcome, status: str, error: str, texts: tuple[str, ...], url: str, where: str) -> None:
@@ -188,13 +187,7 @@ def _check_docs(docs: list[dict], expected: list[Outcome], where: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(WARCS))
 def test_broken_warcs_lose_nothing_around_the_break(corpus: Path, name: str) -> None:
-    records, read_seconds = _timed_read(corpus / name)
-    assert read_seconds < LIMIT, f"reading {name} took {read_seconds:.1f}s"
-    docs = []
-    for record in records:
-        doc, seconds = _timed_extract(record)
-        assert seconds < LIMIT, f"{record.url}: {seconds:.1f}s"
-        docs.append(doc)
+    docs = [extract_document(record, LOCAL.extract) for record in _read(corpus / name)]
     _check_docs(docs, WARCS[name], name)
     ok = [d["url"] for d in docs if d["status"] == "ok"]
     assert [u for u in ok if u in EXPECTED_GOOD[name]] == EXPECTED_GOOD[name]
@@ -215,15 +208,20 @@ def test_broken_warc_error_rows_name_the_place_and_the_next_record(corpus: Path)
 
 @pytest.mark.parametrize("name", sorted(PAGES))
 @pytest.mark.parametrize("engine", ["trafilatura", "resiliparse"])
-def test_huge_and_deep_pages_are_read_within_the_time_limit(corpus: Path, name: str, engine: str) -> None:
+def test_huge_and_deep_pages_are_cut_and_read_the_cheap_way(corpus: Path, name: str, engine: str) -> None:
     settings = replace(LOCAL, extract=replace(LOCAL.extract, engine=engine))
-    (record,), read_seconds = _timed_read(corpus / name, settings)
-    assert read_seconds < LIMIT
+    (record,) = _read(corpus / name, settings)
     assert record.truncated == (name != "nested_tags.html")  # 10-50 MB, cut at max_page_bytes
     assert len(record.html.encode()) <= settings.ingest.max_page_bytes
-    doc, seconds = _timed_extract(record, settings)
-    assert seconds < LIMIT, f"{engine} took {seconds:.1f}s on {name}"
+    doc = extract_document(record, settings.extract)
     _check_docs([doc], [PAGES[name]], f"{name} ({engine})")
+    # pages of over 20,000 elements (trafilatura takes minutes on them) and pages deeper than lxml reads
+    # (resiliparse's parser, which also loses nothing) are read as full text: no main-content search
+    guarded = name in ("big_page.html", "nested_tags.html") and (engine, name) != (
+        "resiliparse",
+        "big_page.html",
+    )
+    assert doc["extractor"] == ("fulltext" if guarded else engine)
     assert len(doc["text"]) <= settings.extract.max_text_chars
     if name != "nested_tags.html":
         assert len(doc["text"]) == settings.extract.max_text_chars
@@ -234,8 +232,7 @@ def test_huge_and_deep_pages_are_read_within_the_time_limit(corpus: Path, name: 
 
 @pytest.mark.parametrize("name", sorted(FILES))
 def test_small_hostile_files(name: str) -> None:
-    records, _ = _timed_read(HOSTILE / name)
-    docs = [_timed_extract(record)[0] for record in records]
+    docs = [extract_document(record, LOCAL.extract) for record in _read(HOSTILE / name)]
     _check_docs(docs, FILES[name], name)
 
 
@@ -268,20 +265,21 @@ def test_partitions_of_broken_warcs_read_as_the_whole(corpus: Path, name: str, s
     assert len(parts) >= len(EXPECTED_GOOD[name]) // size  # the plan goes on past the break
 
 
-def test_a_page_over_the_time_limit_becomes_an_error_row(corpus: Path) -> None:
-    quick = replace(LOCAL, extract=replace(LOCAL.extract, page_timeout_seconds=0.5))
-    (record,) = iter_records([corpus / "big_page.html"], quick.ingest)
+def test_a_page_over_the_time_limit_becomes_an_error_row() -> None:
+    quick = replace(LOCAL.extract, page_timeout_seconds=0.5)
     handler, (outer, _) = signal.getsignal(signal.SIGALRM), signal.getitimer(signal.ITIMER_REAL)
-    doc, seconds = _timed_extract(record, quick)
+    started = time.perf_counter()
+    doc = extract_document(SLOW_PAGE, quick)
+    seconds = time.perf_counter() - started
     assert doc["status"] == "error"
     assert doc["error"] == "extraction took longer than 0.5 s"
-    assert seconds < 0.5 + C_CALL_SLACK
+    assert seconds < SLOW_SECONDS / 2  # the limit cut the page off: it sleeps for ten minutes
     # the handler given back, and pytest-timeout's timer (if it uses one) with what is left of its time
     assert signal.getsignal(signal.SIGALRM) is handler
     left, _ = signal.getitimer(signal.ITIMER_REAL)
     assert left == 0 if outer == 0 else outer - seconds - 1 < left < outer
     (page,) = iter_records([HOSTILE / "charset_lie_cp1251.html"], LOCAL.ingest)
-    assert extract_document(page, LOCAL.extract)["status"] == "ok"
+    assert extract_document(page, quick)["status"] == "ok"
 
 
 def test_the_time_limit_is_off_outside_the_main_thread() -> None:
@@ -316,20 +314,18 @@ def test_the_time_limit_gives_an_enclosing_timer_back() -> None:
 
 
 @pytest.mark.slow
-def test_the_time_limit_holds_in_extraction_workers(corpus: Path) -> None:
+def test_the_time_limit_holds_in_extraction_workers() -> None:
     """With n_jobs=2, pages run in joblib's worker processes, in their main thread: the limit applies.
 
-    The 5 MB page takes ~1 s even on a quiet machine, the small ones a few milliseconds."""
+    The slow page sleeps ten minutes in a worker; the others take milliseconds, far within the limit."""
     quick = replace(
-        SETTINGS, extract=replace(SETTINGS.extract, n_jobs=2, batch_size=1, page_timeout_seconds=0.2)
+        SETTINGS, extract=replace(SETTINGS.extract, n_jobs=2, batch_size=1, page_timeout_seconds=5)
     )
-    records = list(
-        iter_records([HOSTILE / "charset_lie_cp1251.html", corpus / "big_page.html"], quick.ingest)
-    )
+    records = [*iter_records([HOSTILE / "charset_lie_cp1251.html"], quick.ingest), SLOW_PAGE]
     records += list(iter_records([HOSTILE / "nul_bytes.html"], quick.ingest))
     docs = list(extract_documents(records, quick.extract))
     assert [d["status"] for d in docs] == ["ok", "error", "ok"]
-    assert docs[1]["error"] == "extraction took longer than 0.2 s"
+    assert docs[1]["error"] == "extraction took longer than 5 s"
 
 
 def test_table_cells_cut_inside_a_character_or_to_nothing() -> None:
@@ -402,7 +398,7 @@ def _run(command: list[str]) -> tuple[subprocess.CompletedProcess, float, float]
 def test_scoring_the_whole_hostile_corpus(corpus: Path, exported_model: Path, tmp_path: Path) -> None:
     raw = yaml.safe_load(DEFAULT_PARAMS.read_text(encoding="utf-8"))
     raw["score"] |= {"log_to_mlflow": False}
-    raw["extract"] |= {"n_jobs": 2}
+    raw["extract"] |= {"n_jobs": 2, "page_timeout_seconds": 0}  # the limit has its own tests, above
     params = tmp_path / "params.yaml"
     params.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
     settings = load_settings(params)
@@ -426,13 +422,10 @@ def test_scoring_the_whole_hostile_corpus(corpus: Path, exported_model: Path, tm
         for i, (row, outcome) in enumerate(zip(got, outcomes, strict=True)):
             texts = (row["excerpt"], row["title"])
             _check(outcome, row["status"], row["error"], texts, row["url"], f"{name} #{i}")
-    # bounds from params: the memory budget, and the time the pages may take (a fixed minute for loading
-    # the model, ranking and writing, plus the page time limit for each page of 1 MB or more)
+    # the memory budget of params.yaml (the time the pages take is measured by the benchmarks)
     budget = settings.score.memory_budget_mb
-    heavy = len(PAGES) + 2  # the generated pages and the two bombs
     assert peak <= budget, f"peak RSS {peak:.0f} MB over the budget of {budget:.0f} MB"
     assert "over the budget" not in finished.stdout
     summary_peak = float(finished.stdout.split("peak_rss_mb")[1].split()[0])
     assert 50 < summary_peak <= budget
-    assert wall <= 60 + heavy * settings.extract.page_timeout_seconds, f"{wall:.0f}s"
     print(f"scored {len(rows)} records in {wall:.1f}s, peak RSS {peak:.0f} MB (summary: {summary_peak} MB)")

@@ -30,6 +30,7 @@ from lxml import etree
 
 from classifier.config import ExtractSettings
 from classifier.contacts import find_contacts
+from classifier.faults import slow_point
 from classifier.ingest import Record
 from classifier.limits import PageTimeout, time_limit
 from classifier.normalize import detect_language
@@ -267,6 +268,7 @@ def _load_models() -> None:
 
 
 def _extract_fields(doc: dict[str, Any], record: Record, settings: ExtractSettings) -> dict[str, Any]:
+    slow_point("extract.page", record.url)  # tests of the time limit make a page slow here
     try:
         if record.html is not None:
             doc.update(_extract_html(record.html, record.url, settings))

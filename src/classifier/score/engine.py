@@ -29,7 +29,7 @@ from sklearn.pipeline import Pipeline
 
 from classifier.config import EXTRACT_CACHE, SCORE_RUNS_DIR, ScoreSettings, Settings
 from classifier.extract import extract_documents
-from classifier.faults import crash_point
+from classifier.faults import crash_point, slow_point
 from classifier.features import TEXT_FIELDS
 from classifier.ingest import IngestStats, iter_records
 from classifier.limits import check_memory
@@ -418,6 +418,7 @@ def score_inputs(
             # a record with neither a URL nor content is nobody's case: it stays in the file and the summary
             store.add_scored([row for row in batch if row["url"] or row["status"] == "ok"])
             crash_point("score.store_batch")
+            slow_point("score.store_batch")  # tests that kill the store phase at random make it last
             for row in batch:
                 tally.add(row)
         writer.close()
