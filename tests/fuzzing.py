@@ -24,10 +24,11 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, Phase, settings
 
-# A slow example fails the test (and is shrunk) past this; generous, as CI shares two cores.
-DEADLINE_MS = 10_000
-# An example still running after this is a hang: it is stopped and reported with its input.
-HANG_SECONDS = 60
+# No deadline: a slow example is no failure (speed is measured by the benchmarks, and a test must pass on
+# a machine ten times slower). An example still running after HANG_SECONDS (examples take well under a
+# second here) is a hang: it is stopped and reported with its input.
+DEADLINE_MS = None
+HANG_SECONDS = 120
 # Whole-test time limit, per unit of profile scale: the backstop for a hang in C code, where the
 # hang guard's signal is never handled (pytest-timeout's thread method ends the run instead). It
 # leaves room for shrinking a failure, which hypothesis gives up after five minutes.

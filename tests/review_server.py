@@ -19,8 +19,8 @@ from pathlib import Path
 
 from review_cases import populate
 
-STARTUP_TIMEOUT = 30.0
-SHUTDOWN_TIMEOUT = 10.0
+STARTUP_TIMEOUT = 300.0  # bounds for a hang, not for speed: it starts in a few seconds
+SHUTDOWN_TIMEOUT = 60.0
 CLI_USER = ("dina", "dina-password-4", "admin")  # name, password, role: made by `classifier users add`
 
 # loopback only, whatever http_proxy the environment sets
@@ -60,7 +60,7 @@ def add_cli_user(db_url: str, cwd: Path) -> None:
         text=True,
         capture_output=True,
         cwd=cwd,
-        timeout=60,
+        timeout=600,
     )
     if result.returncode != 0:
         raise RuntimeError(

@@ -48,6 +48,6 @@ def test_notebook_runs_and_its_check_passes(
     monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
     monkeypatch.setenv("MPLBACKEND", "Agg")
     client = NotebookClient(
-        notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+        notebook, timeout=1800, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
     )
     client.execute()

@@ -32,7 +32,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 LAPTOP = {"width": 1366, "height": 768}
-TIMEOUT_MS = 10_000
+TIMEOUT_MS = 60_000
 
 # what the hostile page's fields must never become in the DOM
 FOUND_HANDLERS = """() => [...document.querySelectorAll('*')].flatMap(el =>

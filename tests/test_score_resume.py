@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from classifier.faults import SLOW_ENV
 from classifier.queue import CaseStore
 from scoring_runs import command, committed, rows, write_corpus, write_params
 
@@ -37,13 +38,15 @@ def test_killed_run_resumes_without_loss_or_duplicates(
 
     out, checkpoints = tmp_path / "resumed.jsonl", tmp_path / "runs"
     args = command(params, warc, exported_model, out, checkpoints)
-    process = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 120
-    while committed(checkpoints) < 100 and process.poll() is None and time.monotonic() < deadline:
+    # a pause after each committed chunk: 12 chunks of 25 records are still to come after the first 100,
+    # so the kill below certainly finds the run running, however fast the machine
+    slow = {**env, SLOW_ENV: "score.chunk_committed=0.3"}
+    process = subprocess.Popen(args, env=slow, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    while committed(checkpoints) < 100 and process.poll() is None:
         time.sleep(0.05)
-    assert process.poll() is None, "the run finished before it could be killed: give it more pages"
+    assert process.poll() is None, "the run ended before it could be killed"
     process.send_signal(signal.SIGKILL)
-    process.wait(timeout=30)
+    process.wait(timeout=300)
     done = committed(checkpoints)
     assert 100 <= done < 400
     assert not out.exists()

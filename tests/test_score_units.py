@@ -249,7 +249,12 @@ def test_minhash_signature_stable_across_processes() -> None:
         "print(','.join(map(str, MinHasher().signature(sys.stdin.read()).tolist())))"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code], input=normalised, capture_output=True, text=True, check=True, timeout=60
+        [sys.executable, "-c", code],
+        input=normalised,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
     )
     other = [int(x) for x in out.stdout.strip().split(",")]
     assert other == MinHasher().signature(normalised).tolist()

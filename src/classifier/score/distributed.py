@@ -25,6 +25,7 @@ import numpy as np
 
 from classifier.config import Settings
 from classifier.extract import extract_documents
+from classifier.faults import slow_point
 from classifier.ingest import IngestStats
 from classifier.score.checkpoint import Checkpoint
 from classifier.score.partitions import Partition, plan_partitions, read_partition
@@ -143,6 +144,7 @@ def score_on_dask(
                 checkpoint.add_chunk(
                     result.rows, result.keys, result.signatures, meta={PARTITIONS_DONE: str(done)}
                 )
+                slow_point("score.chunk_committed")  # tests that kill a worker mid-run make the run last
                 seq += len(result.rows)
                 stats.records.update(result.stats.records)
                 stats.skipped.update(result.stats.skipped)

@@ -469,6 +469,7 @@ def _score_locally(
     seq = done
     for chunk in _chunks(documents, settings.score.chunk_size):
         checkpoint.add_chunk(*scorer.score(chunk, seq))
+        slow_point("score.chunk_committed")  # tests that kill a run mid-way make it last
         seq += len(chunk)
     return stats
 
