@@ -118,8 +118,13 @@ def test_metrics_meet_the_basic_bar(trained: dict) -> None:
         "recall_at_k",
         "robustness_recall",
         "category_accuracy",
+        "challenge.average_precision",  # the hand-written challenge set, data/challenge/
+        "challenge.minimal_pairs_ordered",
+        "challenge.hard_negative_fpr",
+        "challenge.lang.mixed.average_precision",
     ):
         assert name in metrics, name
+    assert metrics["challenge.rows"] >= 400
     assert metrics["average_precision"] > 0.85  # a small corpus; the full one is measured by the benchmark
     assert any(k.startswith("lang.kk.") for k in metrics) and any(k.startswith("layout.") for k in metrics)
     assert trained["worse"].metrics["average_precision"] < metrics["average_precision"]
@@ -133,6 +138,7 @@ def test_export_has_model_and_card(trained: dict) -> None:
     )
     assert "Intended use" in (export / "model_card.md").read_text()
     assert card["data"]["counts"]["holdout"]["families"] > 5
+    assert "challenge.average_precision" in card["metrics"]
     model = load_model_file(export)
     assert model[-1].threshold_ == trained["first"].pipeline[-1].threshold_
 
@@ -178,6 +184,7 @@ def test_evaluate_command(
     assert code == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert {"average_precision", "roc_auc", "precision", "recall", "f1", "threshold"} <= set(metrics)
+    assert {"challenge.average_precision", "challenge.recall_at_k", "challenge.ece"} <= set(metrics)
     predictions = pd.read_csv(out / "predictions.csv")
     labels = pd.read_csv(demo_dir / "labels.csv", keep_default_na=False)
     assert len(predictions) == (labels["mirror_of"] == "").sum()  # copies are not measured twice

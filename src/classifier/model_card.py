@@ -25,6 +25,14 @@ HEADLINE = (
     "category_accuracy",
     "real_fpr",
     "real_drug_topic_fpr",
+    "challenge.average_precision",
+    "challenge.recall_at_k",
+    "challenge.recall",
+    "challenge.precision",
+    "challenge.hard_negative_fpr",
+    "challenge.disguised_recall",
+    "challenge.ece",
+    "challenge.minimal_pairs_ordered",
 )
 INTENDED_USE = (
     "Ranking reported web pages, Telegram channels and ads in Russian and Kazakh by how likely they "
@@ -98,7 +106,7 @@ Created {card["created_at"]}. Operating threshold: **{card["threshold"]:.3f}** (
 ## Intended use
 {card["intended_use"]}
 
-## Evaluation (held-out template families; real negatives' test split when present)
+## Evaluation (held-out template families; real negatives' test split when present; `challenge.`: the hand-written challenge set, data/challenge/, never fitted on)
 | metric | value |
 |---|---|
 {metrics}

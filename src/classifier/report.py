@@ -164,12 +164,15 @@ def labelled_documents(paths: list[Path], settings: Settings) -> pd.DataFrame:
 
 
 def evaluate_model(reference: str, paths: list[Path], out_dir: Path, settings: Settings) -> dict[str, float]:
-    """`classifier evaluate`: metrics, predictions and plots of a model on labelled data."""
+    """`classifier evaluate`: metrics, predictions and plots of a model on labelled data, and its metrics
+    on the challenge set (``challenge.``)."""
+    from classifier.challenge import assess_on_challenge, load_challenge
     from classifier.datasets import real_negatives
 
     pipeline = load_any_model(reference, settings.score)
     documents = labelled_documents(paths, settings)
     real_test = real_negatives("test") if settings.train.real_negatives != "never" else None
     assessment = assess(pipeline, documents, settings, real_test)
+    assessment.metrics.update(assess_on_challenge(pipeline, load_challenge(settings)))
     write_report(pipeline, assessment, out_dir, settings)
     return assessment.metrics

@@ -19,6 +19,7 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from classifier import tracking
+from classifier.challenge import assess_on_challenge, load_challenge
 from classifier.config import DATA_DIR, DEFAULT_PARAMS, MODELS_DIR, SHARED_REAL_DATA, Settings
 from classifier.datasets import demo_dataset, labelled_table, real_negatives
 from classifier.evaluate import GateRule, choose_threshold, passes_gate
@@ -230,7 +231,8 @@ def train(
     pipeline = fit_model(training.train, settings)
     say(f"fitted in {time.perf_counter() - started:.0f}s; threshold {pipeline[-1].threshold_:.3f}")
     assessment = assess(pipeline, training.holdout, settings, training.real_test)
-    metrics = {**assessment.metrics, "train_seconds": time.perf_counter() - started}
+    metrics = {**assessment.metrics, **assess_on_challenge(pipeline, load_challenge(settings))}
+    metrics["train_seconds"] = time.perf_counter() - started
     report_dir = Path(tempfile.mkdtemp(prefix="classifier-train-"))
     write_report(pipeline, assessment, report_dir, settings)
     tracking.configure()

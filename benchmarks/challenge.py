@@ -1,0 +1,155 @@
+"""The textbook model against ours, on the same demo corpus: the first rows of issue 15's ablation table.
+
+The textbook model is scikit-learn's ``char_wb`` 2-5 TF-IDF and ``LogisticRegression(C=4)``, nothing
+else, fitted on the same training rows with the same weights, its threshold set by the same rule (the
+target precision of params.yaml on out-of-fold scores of the training families). Each model is measured
+on the held-out families of the demo corpus, on the challenge set (data/challenge/: never fitted on) and
+on the test split of ../shared/data/real (false alarms), with its training time and scoring speed.
+
+Writes benchmarks/results/challenge.json and prints the table for the README.
+
+    python benchmarks/challenge.py
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import average_precision_score
+from sklearn.model_selection import GroupKFold
+from sklearn.pipeline import make_pipeline
+from threadpoolctl import threadpool_limits
+
+from classifier.challenge import challenge_metrics, load_challenge
+from classifier.config import load_settings
+from classifier.evaluate import choose_threshold
+from classifier.model import predict
+from classifier.train import fit_model, load_training_data
+from results_file import write_results
+
+SHOWN = {
+    "held-out families AP": "holdout.average_precision",
+    "challenge AP": "challenge.average_precision",
+    "challenge recall@K": "challenge.recall_at_k",
+    "challenge recall at threshold": "challenge.recall",
+    "challenge precision at threshold": "challenge.precision",
+    "challenge hard-negative FPR": "challenge.hard_negative_fpr",
+    "challenge disguised recall": "challenge.disguised_recall",
+    "challenge ECE": "challenge.ece",
+    "challenge AP ru / kk / mixed": ("challenge.lang.ru.average_precision", "challenge.lang.kk.average_precision",
+                                     "challenge.lang.mixed.average_precision"),
+    "minimal pairs ordered (all / goods / stance)": ("challenge.minimal_pairs_ordered",
+                                               "challenge.minimal_pairs_ordered.goods",
+                                               "challenge.minimal_pairs_ordered.stance"),
+    "real test FPR (drug topic)": ("real_fpr", "real_drug_topic_fpr"),
+    "docs/s, 1 core": "docs_per_second",
+    "training seconds": "train_seconds",
+}  # fmt: skip
+
+
+def as_text(frame: pd.DataFrame) -> list[str]:
+    return (frame["title"].fillna("") + "\n" + frame["text"].fillna("")).tolist()
+
+
+class Textbook:
+    """char_wb 2-5 TF-IDF + LogisticRegression(C=4) on title and text; threshold as ours is set."""
+
+    def __init__(self, target_precision: float) -> None:
+        self.target_precision = target_precision
+
+    def _pipeline(self):
+        return make_pipeline(
+            TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5)), LogisticRegression(C=4, max_iter=2000)
+        )
+
+    def fit(self, train: pd.DataFrame, weight: np.ndarray) -> Textbook:
+        texts, y = as_text(train), train["label"].to_numpy()
+        folds = GroupKFold(n_splits=5).split(texts, y, train["family"])
+        oof = np.zeros(len(y))
+        for fit_rows, scored_rows in folds:
+            model = self._pipeline().fit(
+                [texts[i] for i in fit_rows], y[fit_rows], logisticregression__sample_weight=weight[fit_rows]
+            )
+            oof[scored_rows] = model.predict_proba([texts[i] for i in scored_rows])[:, 1]
+        self.threshold_ = choose_threshold(y, oof, target_precision=self.target_precision)
+        self.model = self._pipeline().fit(texts, y, logisticregression__sample_weight=weight)
+        return self
+
+    def score(self, frame: pd.DataFrame) -> np.ndarray:
+        return self.model.predict_proba(as_text(frame))[:, 1]
+
+
+class Ours:
+    def __init__(self, settings) -> None:
+        self.settings = settings
+
+    def fit(self, train: pd.DataFrame, weight: np.ndarray) -> Ours:
+        self.pipeline = fit_model(train, self.settings)
+        self.threshold_ = float(self.pipeline[-1].threshold_)
+        return self
+
+    def score(self, frame: pd.DataFrame) -> np.ndarray:
+        return predict(self.pipeline, frame).score
+
+
+def docs_per_second(model, frame: pd.DataFrame) -> float:
+    texts = frame.head(2000)
+    model.score(texts.head(100))
+    with threadpool_limits(limits=1):
+        started = time.perf_counter()
+        model.score(texts)
+        return len(texts) / (time.perf_counter() - started)
+
+
+def measure(model, data, challenge: pd.DataFrame, weight: np.ndarray) -> dict[str, float]:
+    started = time.perf_counter()
+    model.fit(data.train, weight)
+    results = {"train_seconds": time.perf_counter() - started, "threshold": model.threshold_}
+    holdout = model.score(data.holdout)
+    results["holdout.average_precision"] = float(average_precision_score(data.holdout["label"], holdout))
+    results.update(challenge_metrics(challenge, model.score(challenge), model.threshold_))
+    if data.real_test is not None:
+        flagged = model.score(data.real_test) >= model.threshold_
+        results["real_fpr"] = float(flagged.mean())
+        results["real_drug_topic_fpr"] = float(flagged[data.real_test["drug_topic"].to_numpy(bool)].mean())
+    results["docs_per_second"] = docs_per_second(model, data.holdout)
+    return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in results.items()}
+
+
+def _number(value: float) -> str:
+    return f"{value:,.0f}" if value >= 10 else f"{value:.3f}"
+
+
+def table(results: dict[str, dict[str, float]]) -> str:
+    lines = [f"| measure | {' | '.join(results)} |", "|---|" + "---|" * len(results)]
+    for label, keys in SHOWN.items():
+        keys = (keys,) if isinstance(keys, str) else keys
+        cells = [" / ".join(_number(r.get(k, float("nan"))) for k in keys) for r in results.values()]
+        lines.append(f"| {label} | {' | '.join(cells)} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    settings = load_settings()
+    data = load_training_data(settings, None, lambda _: None)
+    challenge = load_challenge(settings)
+    if challenge is None:
+        raise SystemExit("data/challenge/challenge.jsonl is missing")
+    weight = np.where(data.train["layout"].eq("real"), settings.train.real_negative_weight, 1.0)
+    results = {
+        "textbook (char_wb 2-5 TF-IDF + LR C=4)": measure(
+            Textbook(settings.train.target_precision), data, challenge, weight
+        ),
+        "ours (current default)": measure(Ours(settings), data, challenge, weight),
+    }
+    rendered = table(results)
+    print(rendered)
+    write_results("challenge", {"models": results, "table": rendered})
+
+
+if __name__ == "__main__":
+    main()
