@@ -14,6 +14,7 @@ Writes benchmarks/results/challenge.json and prints the table for the README.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -49,6 +50,14 @@ SHOWN = {
     "docs/s, 1 core": "docs_per_second",
     "training seconds": "train_seconds",
 }  # fmt: skip
+
+
+# Ablations of ours, one setting changed each (model section of params.yaml)
+VARIANTS = {
+    "ours, C=4": {"C": 4.0},
+    "ours, no meta features": {"meta_weight": 0.0},
+    "ours, scikit-learn char_wb + word features": {"feature_set": "sklearn_char"},
+}
 
 
 def as_text(frame: pd.DataFrame) -> list[str]:
@@ -146,6 +155,9 @@ def main() -> None:
         ),
         "ours (current default)": measure(Ours(settings), data, challenge, weight),
     }
+    for name, change in VARIANTS.items():  # one change to ours at a time
+        variant = replace(settings, model=replace(settings.model, **change))
+        results[name] = measure(Ours(variant), data, challenge, weight)
     rendered = table(results)
     print(rendered)
     write_results("challenge", {"models": results, "table": rendered})
