@@ -21,7 +21,7 @@ import json
 import re
 import warnings
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import AnyStr
 
@@ -117,7 +117,7 @@ def decode_html(payload: bytes, declared: str | None = None) -> Decoded:
         return Decoded(payload.decode(utf16, errors="replace"), utf16, "detected")
     if payload.isascii():
         return Decoded(payload.decode("ascii"), "ascii", "ascii")
-    readings: dict[str, Reading] | None = None
+    page = _Page(payload)
     for method, label in (("header", declared), ("meta", sniff_meta_charset(payload))):
         encoding = _codec_name(label)
         text = _try(payload, encoding) if encoding else None
@@ -125,13 +125,11 @@ def decode_html(payload: bytes, declared: str | None = None) -> Decoded:
             continue
         if encoding == "utf-8":  # strict UTF-8 that decodes is as strong as evidence gets
             return Decoded(text, encoding, method)
-        readings = readings or _candidate_readings(payload)
-        if not _overruled(_reading_of(payload, text, encoding), readings):
+        if not _overruled(page.reading_of(text, encoding), page.readings):
             return Decoded(text, encoding, method)
-    text = _utf8(payload)
-    if text is not None:
-        return Decoded(text, "utf-8", "utf-8")
-    return _detect(payload, readings or _candidate_readings(payload))
+    if page.utf8 is not None:
+        return Decoded(page.utf8, "utf-8", "utf-8")
+    return _detect(payload, page.readings)
 
 
 def reads_as_text(text: str) -> Reading:
@@ -154,24 +152,38 @@ def reads_as_text(text: str) -> Reading:
     return Reading(total / weight, total, letters)
 
 
-def _candidate_readings(payload: bytes) -> dict[str, Reading]:
-    """Each Cyrillic charset's reading of the page, and UTF-8's where the bytes are valid UTF-8 (a UTF-8
-    page declared windows-1251 is a common mistake, and strictly valid UTF-8 is never Cyrillic by chance)."""
-    sample = _sample(payload)
-    readings = {
-        encoding: reads_as_text(sample.decode(encoding, "replace")) for encoding in CYRILLIC_CANDIDATES
-    }
-    utf8 = _utf8(payload)
-    if utf8 is not None:
-        readings["utf-8"] = reads_as_text(_sample(utf8))
-    return readings
+class _Page:
+    """A page's bytes and what decoding works out from them, each at most once: its non-ASCII sample,
+    its strict UTF-8 text, and the readings of the candidate charsets."""
 
+    def __init__(self, payload: bytes) -> None:
+        self.payload = payload
 
-def _reading_of(payload: bytes, text: str, encoding: str) -> Reading:
-    """The declared charset's reading, of the same sample as the candidates' where it is single-byte."""
-    if _single_byte(encoding):
-        return reads_as_text(_sample(payload).decode(encoding, "replace"))
-    return reads_as_text(_sample(text))
+    @cached_property
+    def sample(self) -> bytes:
+        return _sample(self.payload)
+
+    @cached_property
+    def utf8(self) -> str | None:
+        return _utf8(self.payload)
+
+    @cached_property
+    def readings(self) -> dict[str, Reading]:
+        """Each Cyrillic charset's reading, and UTF-8's where the bytes are valid UTF-8 (a UTF-8 page
+        declared windows-1251 is a common mistake, and strictly valid UTF-8 is never Cyrillic by chance)."""
+        readings = {
+            encoding: reads_as_text(self.sample.decode(encoding, "replace"))
+            for encoding in CYRILLIC_CANDIDATES
+        }
+        if self.utf8 is not None:
+            readings["utf-8"] = reads_as_text(_sample(self.utf8))
+        return readings
+
+    def reading_of(self, text: str, encoding: str) -> Reading:
+        """A declared charset's reading, of the same sample as the candidates' where it is single-byte."""
+        if _single_byte(encoding):
+            return reads_as_text(self.sample.decode(encoding, "replace"))
+        return reads_as_text(_sample(text))
 
 
 def _overruled(declared: Reading, readings: dict[str, Reading]) -> bool:
