@@ -164,7 +164,8 @@ def test_mirrors_follow_their_original(mirrored_pages: list[tuple[Page, int | No
     assert all(mirrored_pages[o][0].labels["label"] == 1 for o in mirrored)
     # originals keep positive_share; mirrors (all positive) come on top of it
     share = sum(p.labels["label"] for p in originals) / len(originals)
-    assert abs(share - MIRRORED.positive_share) < 0.1, share
+    # about 200 originals: a binomial share's standard deviation is 0.035, so 3.5 of them
+    assert abs(share - MIRRORED.positive_share) < 0.125, share
     for position, (page, origin) in enumerate(mirrored_pages):
         if origin is None:
             continue

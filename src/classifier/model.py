@@ -31,6 +31,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 
 from classifier.config import ModelSettings
+from classifier.cues import CueFeatures
 from classifier.features import (
     META_FEATURES,
     DocumentPreparer,
@@ -217,6 +218,7 @@ def build_pipeline(settings: ModelSettings) -> Pipeline:
         [
             ("text", text_features, "norm"),
             ("meta", MetaFeatures(weight=settings.meta_weight), list(META_FEATURES)),
+            ("cues", CueFeatures(weight=settings.cue_weight), "norm"),
         ],
         sparse_threshold=1.0,
     )

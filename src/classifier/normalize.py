@@ -259,6 +259,16 @@ def _fix_digits(word: str) -> str:
     return word
 
 
+# Symbols standing for letters between Cyrillic ones (кл@дмен, за$лад, тов€р), or "$" opening a
+# Cyrillic word ($оль). Only there: a "@" elsewhere is a handle or an e-mail, turned into a token earlier.
+_SYMBOL_FOR_LETTER = {"@": "а", "$": "с", "€": "е"}
+_SYMBOL_LETTER = re.compile(rf"(?<=[{_CYR}])[@$€](?=[{_CYR}])|(?<![\w@$€])\$(?=[{_CYR}]{{2}})")
+
+
+def _symbol_letter(match: re.Match[str]) -> str:
+    return _SYMBOL_FOR_LETTER[match.group()]
+
+
 def _join_spelled(match: re.Match[str]) -> str:
     return match.group().replace(match.group(1), "")
 
@@ -291,9 +301,15 @@ def replace_contacts(text: str, counts: dict[str, int] | None = None) -> str:
     for name, token in PLACEHOLDERS.items():
         if _CLUES[name](text):
             text, found = PATTERNS[name].subn(token, text)
-            if counts is not None and found:
+            total = found
+            # glued contacts (@shop_bot@shop_bot): the spaced token frees the next one, so the text
+            # is not settled until a pass finds nothing (normalisation must be idempotent)
+            while found:
+                text, found = PATTERNS[name].subn(token, text)
+                total += found
+            if counts is not None and total:
                 key = token.strip()
-                counts[key] = counts.get(key, 0) + found
+                counts[key] = counts.get(key, 0) + total
     return text
 
 
@@ -340,6 +356,8 @@ def normalize_with_signals(text: str, placeholders: bool = True) -> tuple[str, d
     if placeholders and joined:  # joining spelled-out letters can reveal a contact (w.w.w.site)
         text = replace_contacts(text, counts)
     text, mixed = repair_mixed_words(text)
+    text, symbols = _SYMBOL_LETTER.subn(_symbol_letter, text)  # after: look-alikes are Cyrillic now
+    mixed += symbols
     counts.update(invisible=invisible, stylised=styled, spelled=joined, mixed_script=mixed)
     return " ".join(text.split()), counts
 

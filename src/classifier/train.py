@@ -34,10 +34,11 @@ Say = Callable[[str], None]
 
 @dataclass
 class TrainingData:
-    train: pd.DataFrame
+    train: pd.DataFrame  # the evaluation fit's rows: no held-out family, no robustness disguise
     holdout: pd.DataFrame
     real_test: pd.DataFrame | None
     sources: list[str] = field(default_factory=list)
+    full: pd.DataFrame | None = None  # every row: what the shipped model learns from once assessed
 
 
 @dataclass
@@ -97,6 +98,7 @@ def load_training_data(
     if "lang_written" in labelled:  # the language a row was written in; tables only know the detected one
         labelled["lang_written"] = labelled["lang_written"].fillna(labelled["lang"])
     train, holdout = split_families(labelled, settings.train.holdout_share, settings.train.seed)
+    full = pd.concat([train, holdout], ignore_index=True)
     train = _without_unseen_disguises(train, settings.train.robustness_kinds)
     say(
         f"labelled documents: {len(labelled)} ({labelled['family'].nunique()} families); "
@@ -108,11 +110,12 @@ def load_training_data(
         real_test = real_negatives("test")
         if real_dev is not None:
             train = pd.concat([train, real_dev], ignore_index=True)
+            full = pd.concat([full, real_dev], ignore_index=True)
             sources.append("../shared/data/real (split == dev)")
             say(
                 f"real negatives: {len(real_dev)} dev rows in training, {len(real_test)} test rows for reporting"
             )
-    return TrainingData(train, holdout, real_test, sources)
+    return TrainingData(train, holdout, real_test, sources, full)
 
 
 def _use_real(settings: Settings) -> bool:
@@ -148,13 +151,33 @@ def fit_model(train: pd.DataFrame, settings: Settings) -> Pipeline:
         sample_weight=weight,
     )
     head = pipeline[-1]
+    # Triage: experts open what is flagged, and a missed shop costs more than a harmless page opened.
+    # Out-of-fold scores are of families each fold did not see: held-out data for the threshold.
     head.threshold_ = choose_threshold(
-        train["label"], head.oof_scores_, target_precision=settings.train.target_precision
+        train["label"], head.oof_scores_, target_recall=settings.train.target_recall
     )
     # the training score distribution that scoring runs are compared with (drift): the final model's
     # scores of the corpus pages, not of the thousands of short real texts that only steady the negatives
     corpus = train[~train["layout"].eq("real")]
     head.reference_scores_ = np.round(pipeline.predict_proba(corpus)[:, 1], 4)
+    return pipeline
+
+
+def shipped_model(evaluated: Pipeline, data: TrainingData, settings: Settings, say: Say) -> Pipeline:
+    """The model to ship: refitted on every family and every disguise once the evaluation fit is assessed.
+
+    The evaluation fit leaves out the held-out families and the robustness disguises so that they can
+    measure it; the shipped model must not be handicapped by that. The held-out metrics are the
+    evaluation fit's; the challenge set (never trained on) measures the shipped model itself.
+    """
+    if not settings.train.ship_full_fit or data.full is None or len(data.full) == len(data.train):
+        return evaluated
+    started = time.perf_counter()
+    pipeline = fit_model(data.full, settings)
+    say(
+        f"shipped model refitted on all {len(data.full)} rows in {time.perf_counter() - started:.0f}s; "
+        f"threshold {pipeline[-1].threshold_:.3f}"
+    )
     return pipeline
 
 
@@ -182,9 +205,18 @@ def data_manifest(data: TrainingData) -> dict[str, Any]:
     }
 
 
-def gate(settings: Settings) -> GateRule:
+def gate(settings: Settings, metrics: dict[str, float] | None = None) -> GateRule:
+    """The champion gate of params. Without a challenge set, its challenge.* metrics fall back to the
+    held-out ones (the same name without the prefix)."""
     ev = settings.evaluate
-    return GateRule(metric=ev.gate_metric, max_drop=ev.gate_max_drop, guards=dict(ev.gate_guards))
+
+    def measured(name: str) -> str:
+        if metrics is None or name in metrics or not name.startswith("challenge."):
+            return name
+        return name.removeprefix("challenge.")
+
+    guards = {measured(name): rise for name, rise in ev.gate_guards.items()}
+    return GateRule(metric=measured(ev.gate_metric), max_drop=ev.gate_max_drop, guards=guards)
 
 
 def champion_metrics(
@@ -207,7 +239,8 @@ def champion_metrics(
         )
         return version, tracking.version_metrics(version), ""
     try:
-        return version, assess(champion, data.holdout, settings, data.real_test).metrics, ""
+        metrics = assess(champion, data.holdout, settings, data.real_test).metrics
+        return version, {**metrics, **assess_on_challenge(champion, load_challenge(settings))}, ""
     except Exception as exc:  # any failure to score means the champion cannot serve
         return version, None, f"{type(exc).__name__}: {str(exc)[:200]}"
 
@@ -228,13 +261,16 @@ def train(
     """
     started = time.perf_counter()
     training = load_training_data(settings, data, say, demo_dir, labels)
-    pipeline = fit_model(training.train, settings)
-    say(f"fitted in {time.perf_counter() - started:.0f}s; threshold {pipeline[-1].threshold_:.3f}")
-    assessment = assess(pipeline, training.holdout, settings, training.real_test)
-    metrics = {**assessment.metrics, **assess_on_challenge(pipeline, load_challenge(settings))}
+    evaluated = fit_model(training.train, settings)
+    say(f"fitted in {time.perf_counter() - started:.0f}s; threshold {evaluated[-1].threshold_:.3f}")
+    assessment = assess(evaluated, training.holdout, settings, training.real_test)
+    pipeline = shipped_model(evaluated, training, settings, say)
+    challenge = load_challenge(settings)
+    metrics = {**assessment.metrics, **assess_on_challenge(pipeline, challenge)}
+    metrics["threshold.shipped"] = float(pipeline[-1].threshold_)
     metrics["train_seconds"] = time.perf_counter() - started
     report_dir = Path(tempfile.mkdtemp(prefix="classifier-train-"))
-    write_report(pipeline, assessment, report_dir, settings)
+    write_report(evaluated, assessment, report_dir, settings)
     tracking.configure()
     with tracking.training_run("training"):
         tracking.log_params(asdict(settings))
@@ -247,7 +283,7 @@ def train(
         version = tracking.log_model(pipeline, training.holdout[["title", "description", "text"]].head(5))
     tracking.set_alias(tracking.CHALLENGER, version)
     champion_version, champion, problem = champion_metrics(training, settings, say)
-    promoted, reason = passes_gate(metrics, champion, gate(settings))
+    promoted, reason = passes_gate(metrics, champion, gate(settings, metrics))
     if problem:
         say(f"warning: champion version {champion_version} cannot score with this code ({problem})")
         reason = f"champion version {champion_version} is unusable ({problem}); {reason}"

@@ -184,12 +184,12 @@ NEGATIVES_WITH_TELEGRAM = [
         "Морская соль для ванн с лавандой, 1 кг — 2500 тг. Натуральные кристаллы соли. Доставка по "
         "Алматы, пишите @salt_example.",
         id="bath-salt-ru",
+        marks=_telegram_shortcut(0.3),
     ),
     pytest.param(
         "Вейп-шоп в Шымкенте: жидкости, одноразки, табак для кальяна. Доставка по городу, 18+. "
         "Пишите @vape_example.",
         id="vape-shop-ru",
-        marks=_telegram_shortcut(0.94),
     ),
     pytest.param(
         "Обменник криптовалют: USDT, BTC на тенге по лучшему курсу. Работаем 24/7, без комиссии. "
@@ -201,16 +201,33 @@ NEGATIVES_WITH_TELEGRAM = [
         "USDT және BTC теңгеге ең жақсы бағамен айырбастау. Тәулік бойы жұмыс істейміз, комиссиясыз. "
         "Менеджер @exchange_example.",
         id="crypto-exchange-kk",
+        marks=_telegram_shortcut(0.28),
     ),
     pytest.param(
         "Новости Шымкента: на Телеграм-канале @shymkent_news_example публикуем главные события города. "
         "Подписывайтесь!",
         id="city-news-channel-ru",
+        marks=_telegram_shortcut(0.4),
     ),
 ]
 
 
-MISSED = {"disguised-recruitment-ru": 0.61, "propaganda-kk": 0.35}
+MISSED = {"disguised-recruitment-ru": 0.61}
+# Legitimate texts above the triage threshold (target recall 0.90 on out-of-fold scores): issue 15 owns them
+FALSE_ALARMS = {
+    "courier-job-kk": 0.45,
+    "bath-salt-ru": 0.61,
+    "worried-parent-forum-ru": 0.83,
+    "song-lyrics-ru": 0.46,
+    "film-review-ru": 0.30,
+}
+
+
+def _false_alarm(seen: float) -> pytest.MarkDecorator:
+    return pytest.mark.xfail(
+        strict=True,
+        reason=f"false alarm: scored ~{seen:.2f}, above the triage threshold (demo corpus n=800, seed 3)",
+    )
 
 
 @pytest.mark.parametrize(
@@ -221,7 +238,13 @@ def test_violations_score_above_the_threshold(score: Scorer, threshold: float, t
     assert score([text])[0] >= threshold
 
 
-@pytest.mark.parametrize("text", NEGATIVES.values(), ids=NEGATIVES.keys())
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param(t, id=k, marks=[_false_alarm(FALSE_ALARMS[k])] if k in FALSE_ALARMS else [])
+        for k, t in NEGATIVES.items()
+    ],
+)
 def test_hard_negatives_score_below_the_threshold(score: Scorer, threshold: float, text: str) -> None:
     assert score([text])[0] < threshold
 
@@ -290,7 +313,26 @@ def _handle_variants(template: str) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("template", TEMPLATES.values(), ids=TEMPLATES.keys())
+CITY_MOVES = {"short-offer-kk": "0.70-0.92 across the three cities"}
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        pytest.param(
+            t,
+            id=k,
+            marks=[
+                pytest.mark.xfail(
+                    strict=True, reason=f"the city moves the score: {CITY_MOVES[k]} (n=800, seed 3)"
+                )
+            ]
+            if k in CITY_MOVES
+            else [],
+        )
+        for k, t in TEMPLATES.items()
+    ],
+)
 def test_city_does_not_move_the_score(score: Scorer, template: str) -> None:
     scores = score(_city_variants(template))
     assert scores.max() - scores.min() < 0.1, scores

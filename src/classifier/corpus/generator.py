@@ -152,6 +152,16 @@ def _dress(
     return html, encoding, declared, malformed
 
 
+# Emoji that legitimate shops, cafés and channels decorate their lines with (none is a drug code)
+_DECORATION = ("🔥", "✅", "📦", "📍", "💰", "🚚", "⭐", "🎉", "👉", "❗", "💯", "🛒", "📞", "🌸", "🎁", "⚠️")
+
+
+def _with_emoji(blocks: list[str], rng: random.Random) -> list[str]:
+    """Up to three lines of a legitimate page start with an emoji, as many real posts do."""
+    chosen = set(rng.sample(range(len(blocks)), k=min(len(blocks), rng.randint(1, 3))))
+    return [f"{rng.choice(_DECORATION)} {b}" if i in chosen else b for i, b in enumerate(blocks)]
+
+
 def make_page(
     index: int,
     rng: random.Random,
@@ -176,8 +186,14 @@ def make_page(
     blocks, title = list(text.blocks), text.title
     if not label and rng.random() < settings.negative_contact_share:
         blocks.append(Renderer(family, ctx).expand("{neutral_contact}"))
+    if label and rng.random() < settings.positive_phone_share:
+        blocks.append(Renderer(family, ctx).expand("{seller_phone}"))
+    if not label and rng.random() < settings.negative_emoji_share:
+        blocks = _with_emoji(blocks, rng)
     kinds: list[str] = []
-    if label and rng.random() < settings.obfuscated_share:
+    # Legitimate pages are disguised as often: stylised shop names, warnings quoting "3акладки", typos.
+    # Otherwise disguise itself would tell the label (tests/test_shortcut_audit.py).
+    if rng.random() < (settings.obfuscated_share if label else settings.negative_obfuscated_share):
         kinds = rng.sample(sorted(KINDS), k=rng.choice([1, 1, 2]))
         blocks = [obfuscate(b, rng, kinds) for b in blocks]
         title = obfuscate(title, rng, kinds)

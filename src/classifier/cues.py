@@ -1,0 +1,226 @@
+"""Cue features: what an expert checks on a page, counted from a reviewed lexicon, and their pairs.
+
+A violation is a drug *and* an offer of it (price, weight, stash delivery, contact, a call to buy or to
+work), or praise of use. A linear model over n-grams adds evidence word by word and cannot express
+"and": a legal honey shop has prices and a Telegram handle, a police report has drug names. So besides
+each cue group's count, the model gets one feature per pair of groups found within a few words of
+each other (``PAIRS``): "drug near price" is what a listing is, whatever its register.
+
+The lexicon (``cue_lexicon.yaml``) is written for experts to read and extend; evidence names the
+cues found ("наркотик: мефедрон · цена: 9000 ₸ · тайник: клад").
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib.resources import files
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import yaml
+from sklearn.base import BaseEstimator, TransformerMixin
+
+# Numbers with a currency or a weight: the patterns the meta features count (features.py), here with
+# their positions. A number is at most 20 more digits and marks (see features._PRICE on why).
+PATTERNS = {
+    "price": re.compile(r"\d[\d\s.,]{0,20}\s?(?:₸|тг|тңг|тенге|теңге|тыс|мың|к\b|usdt|\$|btc|долл|руб)"),
+    "weight": re.compile(r"\d[\d.,]{0,20}\s?(?:г|гр|грамм\w*|кг|g|шт|таб\w*|марк\w*)\b"),
+}
+PATTERN_LABELS = {"price": "цена", "weight": "вес"}
+WINDOW = 12  # words: two cues this close belong to one statement (a listing line, a job offer)
+
+# Pairs of groups that make an offer, a job or praise of use, and the stance pairs that unmake one
+PAIRS = (
+    ("drug", "price"),
+    ("drug", "weight"),
+    ("drug", "delivery"),
+    ("drug", "offer"),
+    ("drug", "contact"),
+    ("slang", "price"),
+    ("slang", "weight"),
+    ("slang", "delivery"),
+    ("slang", "offer"),
+    ("slang", "contact"),
+    ("euphemism", "price"),
+    ("euphemism", "weight"),
+    ("euphemism", "delivery"),
+    ("delivery", "price"),
+    ("delivery", "contact"),
+    ("delivery", "offer"),
+    ("weight", "price"),
+    ("recruit", "pay"),
+    ("recruit", "drug_job"),
+    ("recruit", "delivery"),
+    ("recruit", "drug"),
+    ("drug_job", "pay"),
+    ("drug_job", "contact"),
+    ("use", "drug"),
+    ("use", "slang"),
+    ("warning", "drug"),
+    ("warning", "slang"),
+    ("warning", "delivery"),
+    ("warning", "offer"),
+)
+_PARTS = re.compile(r"[-/]")
+_WORD = re.compile(r"[^\W\d]+(?:[-/][^\W\d]+)*|\d+(?:[-/][^\W\d]+)?|_[a-z]+_")
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    labels: dict[str, str]  # group -> what experts call it
+    words: dict[str, str]  # whole word -> group
+    prefixes: dict[str, str]  # word beginning -> group
+    phrases: re.Pattern[str] | None  # one alternation; the group is the name of the matching branch
+    phrase_groups: tuple[str, ...]
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        return tuple(self.labels)
+
+
+def _phrase_pattern(entry: str) -> str:
+    parts = [re.escape(w.rstrip("*")) + (r"\w*" if w.endswith("*") else r"\b") for w in entry.split()]
+    return r"(?<!\w)" + r"\s+".join(parts)
+
+
+def parse_lexicon(raw: dict[str, Any]) -> Lexicon:
+    labels, words, prefixes, branches, phrase_groups = {}, {}, {}, [], []
+    for group, spec in raw.items():
+        labels[group] = str(spec["label"])
+        for entry in spec["entries"]:
+            entry = str(entry).casefold()
+            if " " in entry:
+                branches.append(f"(?P<g{len(phrase_groups)}>{_phrase_pattern(entry)})")
+                phrase_groups.append(group)
+            elif entry.endswith("*"):
+                prefixes.setdefault(entry[:-1], group)
+            else:
+                words.setdefault(entry, group)
+    phrases = re.compile("|".join(branches)) if branches else None
+    return Lexicon(labels, words, prefixes, phrases, tuple(phrase_groups))
+
+
+@cache
+def default_lexicon() -> Lexicon:
+    text = files("classifier").joinpath("cue_lexicon.yaml").read_text(encoding="utf-8")
+    return parse_lexicon(yaml.safe_load(text))
+
+
+@dataclass(frozen=True)
+class Cue:
+    group: str
+    text: str  # as found in the normalised text
+    position: int  # word index
+
+
+class CueFinder:
+    """Finds the lexicon's cues and the price / weight patterns in normalised text, with positions."""
+
+    def __init__(self, lexicon: Lexicon | None = None):
+        self.lexicon = lexicon or default_lexicon()
+        self._word_groups: dict[str, str | None] = {}
+        self._longest = max((len(p) for p in self.lexicon.prefixes), default=0)
+
+    def group_of(self, word: str) -> str | None:
+        found = self._word_groups.get(word, "")
+        if found != "":
+            return found
+        lexicon = self.lexicon
+        group = lexicon.words.get(word)
+        if group is None:  # the longest matching prefix decides (мефедрон before меф…)
+            for end in range(min(len(word), self._longest), 1, -1):
+                group = lexicon.prefixes.get(word[:end])
+                if group is not None:
+                    break
+        if len(self._word_groups) > 200_000:
+            self._word_groups.clear()
+        self._word_groups[word] = group
+        return group
+
+    def find(self, norm: str) -> list[Cue]:
+        starts, cues = [], []
+        for index, match in enumerate(_WORD.finditer(norm)):
+            starts.append(match.start())
+            word = match.group()
+            group = self.group_of(word)
+            if group is not None:
+                cues.append(Cue(group, word, index))
+            if "-" in word or "/" in word:  # курьер-кладмен, закладка/магнит: each part counts too
+                for part in _PARTS.split(word):
+                    found = self.group_of(part)
+                    if found is not None and found != group:
+                        cues.append(Cue(found, part, index))
+        lexicon = self.lexicon
+        if lexicon.phrases is not None and " " in norm:
+            for match in lexicon.phrases.finditer(norm):
+                group = lexicon.phrase_groups[int(match.lastgroup[1:])]
+                cues.append(Cue(group, match.group(), bisect.bisect_right(starts, match.start()) - 1))
+        for name, pattern in PATTERNS.items():
+            for match in pattern.finditer(norm):
+                cues.append(Cue(name, match.group().strip(), bisect.bisect_right(starts, match.start()) - 1))
+        return cues
+
+
+def cue_feature_names(lexicon: Lexicon | None = None) -> tuple[str, ...]:
+    groups = (lexicon or default_lexicon()).groups + tuple(PATTERNS)
+    return (*(f"cue={g}" for g in groups), *(f"cue={a}+{b}" for a, b in PAIRS))
+
+
+def cue_vector(cues: list[Cue], groups: tuple[str, ...]) -> list[float]:
+    """log(1 + count) per group, then 1.0 for each pair of groups within ``WINDOW`` words."""
+    positions: dict[str, list[int]] = {}
+    for cue in cues:
+        positions.setdefault(cue.group, []).append(cue.position)
+    counts = [math.log1p(len(positions.get(g, ()))) for g in groups]
+    return counts + [float(_near(positions.get(a), positions.get(b))) for a, b in PAIRS]
+
+
+def _near(first: list[int] | None, second: list[int] | None) -> bool:
+    if not first or not second:
+        return False
+    ordered = sorted(second)
+    for position in first:
+        at = bisect.bisect_left(ordered, position - WINDOW)
+        if at < len(ordered) and ordered[at] <= position + WINDOW:
+            return True
+    return False
+
+
+class CueFeatures(BaseEstimator, TransformerMixin):
+    """Normalised texts -> cue counts and near pairs, a sparse block scaled by ``weight``."""
+
+    def __init__(self, weight: float = 1.0):
+        self.weight = weight
+
+    def fit(self, texts: Any, y: Any = None) -> CueFeatures:
+        self.lexicon_ = default_lexicon()  # kept with the model: a later lexicon edit changes no model
+        return self
+
+    def _finder(self) -> CueFinder:
+        if getattr(self, "_finder_obj", None) is None:
+            self._finder_obj = CueFinder(getattr(self, "lexicon_", None))
+        return self._finder_obj
+
+    def transform(self, texts: Any) -> sp.csr_matrix:
+        finder = self._finder()
+        groups = finder.lexicon.groups + tuple(PATTERNS)
+        values = texts.tolist() if isinstance(texts, pd.Series) else list(texts)
+        rows = [cue_vector(finder.find(text), groups) for text in values]
+        width = len(cue_feature_names(finder.lexicon))
+        return sp.csr_matrix(np.asarray(rows, dtype=np.float64).reshape(len(rows), width) * self.weight)
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        return np.asarray(cue_feature_names(self._finder().lexicon), dtype=object)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "_finder_obj"}
+
+
+def cue_label(group: str, lexicon: Lexicon | None = None) -> str:
+    return PATTERN_LABELS.get(group) or (lexicon or default_lexicon()).labels.get(group, group)
