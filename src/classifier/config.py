@@ -94,7 +94,7 @@ class ModelSettings:
     min_df: int = 2
     max_features: int = 300_000
     word_bigrams: bool = True
-    meta_weight: float = 1.0
+    meta_weight: float = 0.0  # counted surface signals; off: they no longer help (README ablation)
     cue_weight: float = 0.3  # cue counts and near pairs from cue_lexicon.yaml (cues.py); 0: none
 
 

@@ -31,7 +31,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 
 from classifier.config import ModelSettings
-from classifier.cues import CueFeatures
+from classifier.cues import CueFeatures, CueFinder, cue_label, is_place_name
 from classifier.features import (
     META_FEATURES,
     DocumentPreparer,
@@ -109,7 +109,9 @@ class ScoringHead(BaseEstimator, ClassifierMixin):
         )
         for model, (_, valid) in zip(fold_models, splits, strict=True):
             raw_oof[valid] = _raw_scores(model, features[valid])
-        self.calibrator_ = self._fit_calibrator(raw_oof, y)
+        # weighted as the model is: thousands of easy real negatives at 0.03 each must not make the
+        # calibration steeper than the corpus supports
+        self.calibrator_ = self._fit_calibrator(raw_oof, y, weight)
         self.oof_scores_ = self._calibrate(raw_oof)
         self.estimator_ = clone(base).fit(features, y, sample_weight=weight)
         self.category_model_ = self._fit_categories(features, y, categories)
@@ -122,11 +124,11 @@ class ScoringHead(BaseEstimator, ClassifierMixin):
         folds = StratifiedKFold(n_splits=self.folds, shuffle=True, random_state=self.seed)
         return list(folds.split(np.zeros(len(y)), y))
 
-    def _fit_calibrator(self, raw: np.ndarray, y: np.ndarray) -> Any:
+    def _fit_calibrator(self, raw: np.ndarray, y: np.ndarray, weight: np.ndarray | None = None) -> Any:
         if self.calibration == "isotonic":
-            return IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(raw, y)
+            return IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(raw, y, weight)
         if self.calibration == "sigmoid":
-            return LogisticRegression(C=1e6).fit(raw.reshape(-1, 1), y)
+            return LogisticRegression(C=1e6).fit(raw.reshape(-1, 1), y, sample_weight=weight)
         raise ValueError(f"model.calibration must be sigmoid or isotonic, not {self.calibration!r}")
 
     def _calibrate(self, raw: np.ndarray) -> np.ndarray:
@@ -279,9 +281,11 @@ class Evidence:
     term: str
     weight: float
     sentence: str
+    cue: str = ""  # what an expert checks it as (наркотик, цена, тайник, ...), for cue-lexicon words
 
     def as_dict(self) -> dict[str, Any]:
-        return {"term": self.term, "weight": round(self.weight, 4), "sentence": self.sentence}
+        found = {"term": self.term, "weight": round(self.weight, 4), "sentence": self.sentence}
+        return found | ({"cue": self.cue} if self.cue else {})
 
 
 def explain(pipeline: Pipeline, documents: Any, top_k: int = 5) -> list[list[Evidence]]:
@@ -319,32 +323,84 @@ def predict_and_explain(
         raise ValueError("explanations need the sub-word feature set (model.feature_set: subword)")
     vectorizer: SubwordVectorizer = text_step.named_steps["counts"]
     texts = document_texts(documents)
+    cues = _CueColumns.of(features)
     evidence = [
-        _explain_one(matrix.getrow(i), weights, vectorizer, norm, raw, top_k) if score[i] >= min_score else []
+        _explain_one(matrix.getrow(i), weights, vectorizer, norm, raw, top_k, cues)
+        if score[i] >= min_score
+        else []
         for i, (norm, raw) in enumerate(zip(prepared["norm"], texts, strict=True))
     ]
     return ExplainedPrediction(prediction, evidence, list(prepared["norm"]))
 
 
+@dataclass(frozen=True)
+class _CueColumns:
+    """Where the cue block sits in the feature matrix, and how to find a document's cues again."""
+
+    offset: int
+    names: tuple[str, ...]  # group or "a+b" per column
+    finder: CueFinder
+
+    @classmethod
+    def of(cls, features: ColumnTransformer) -> _CueColumns | None:
+        if "cues" not in features.named_transformers_:
+            return None
+        offset = features.output_indices_["cues"].start
+        step: CueFeatures = features.named_transformers_["cues"]
+        names = tuple(n.removeprefix("cue=") for n in step.get_feature_names_out())
+        return cls(offset, names, CueFinder(getattr(step, "lexicon_", None)))
+
+    def group_weights(self, contribution: dict[int, float]) -> dict[str, float]:
+        """Each cue group's share of the score: its count, and half of every pair it is in."""
+        weights: dict[str, float] = {}
+        for i, name in enumerate(self.names):
+            value = contribution.get(self.offset + i, 0.0)
+            groups = name.split("+")
+            for group in groups:
+                weights[group] = weights.get(group, 0.0) + value / len(groups)
+        return weights
+
+
 def _explain_one(
-    row: Any, weights: np.ndarray, vectorizer: SubwordVectorizer, norm: str, raw: str, top_k: int
+    row: Any,
+    weights: np.ndarray,
+    vectorizer: SubwordVectorizer,
+    norm: str,
+    raw: str,
+    top_k: int,
+    cues: _CueColumns | None = None,
 ) -> list[Evidence]:
     contribution = dict(zip(row.indices, row.data * weights[row.indices], strict=True))
     vocab = vectorizer.vocabulary_
     scored: dict[str, float] = {}
+    labels: dict[str, str] = {}
     for token in dict.fromkeys(tokenize(norm)):
+        if is_place_name(token):  # a city is where, never why (issue 15)
+            continue
         columns = {vocab[f] for f in vectorizer.word_features(token) if f in vocab}
-        weight = sum(contribution.get(c, 0.0) for c in columns)
-        if weight > 0:
-            scored[token] = weight
-    best = sorted(scored.items(), key=lambda item: -item[1])[:top_k]
+        scored[token] = sum(contribution.get(c, 0.0) for c in columns)
+    if cues is not None:
+        group_weight = cues.group_weights(contribution)
+        for cue in cues.finder.find(norm):
+            weight = group_weight.get(cue.group, 0.0)
+            if weight <= 0 or cue.text in labels:
+                continue  # a cue is named once, at its first place
+            term = cue.text  # as written (after normalisation): "15к", not the model's "00к"
+            labels[term] = cue_label(cue.group, cues.finder.lexicon)
+            scored[term] = scored.get(term, 0.0) + weight
+    best = sorted(((t, w) for t, w in scored.items() if w > 0), key=lambda item: -item[1])[:top_k]
     sentences = [(s.strip(), normalize_text(s)) for s in _SENTENCE.findall(raw) if s.strip()]
-    return [Evidence(term, weight, _sentence_with(term, sentences)) for term, weight in best]
+    return [
+        Evidence(term, weight, _sentence_with(term, sentences), labels.get(term, "")) for term, weight in best
+    ]
 
 
 def _sentence_with(term: str, sentences: list[tuple[str, str]]) -> str:
     for original, normalised in sentences:
         if term in tokenize(normalised):
+            return original[:300]
+    for original, normalised in sentences:  # a phrase or a price: "за адрес", "15 000 тг"
+        if term in normalised:
             return original[:300]
     return ""
 

@@ -59,6 +59,7 @@ VIOLATIONS = {
 }
 
 NEGATIVES = {
+    "bicycle-sale-ru": "Продаю велосипед, самовывоз из Алматы.",
     "police-news-ru": (
         "Сотрудники полиции Алматы задержали 25-летнего жителя города, который занимался сбытом наркотиков "
         "через закладки. У подозреваемого изъято 150 граммов мефедрона и 2 килограмма марихуаны. "
@@ -207,7 +208,6 @@ NEGATIVES_WITH_TELEGRAM = [
         "Новости Шымкента: на Телеграм-канале @shymkent_news_example публикуем главные события города. "
         "Подписывайтесь!",
         id="city-news-channel-ru",
-        marks=_telegram_shortcut(0.4),
     ),
 ]
 
@@ -219,7 +219,6 @@ FALSE_ALARMS = {
     "bath-salt-ru": 0.61,
     "worried-parent-forum-ru": 0.83,
     "song-lyrics-ru": 0.46,
-    "film-review-ru": 0.30,
 }
 
 
@@ -313,7 +312,10 @@ def _handle_variants(template: str) -> list[str]:
     ]
 
 
-CITY_MOVES = {"short-offer-kk": "0.70-0.92 across the three cities"}
+CITY_MOVES = {
+    "short-offer-kk": "0.70-0.92 across the three cities",
+    "short-offer-ru": "0.68-0.91 across the three cities",
+}
 
 
 @pytest.mark.parametrize(
@@ -430,7 +432,22 @@ DISGUISES = {
 }
 
 
-@pytest.mark.parametrize(("clean", "disguised"), DISGUISES.values(), ids=DISGUISES.keys())
+DISGUISE_GAPS = {"spaced-letters-ru": "clean 0.85, spaced 0.46"}
+
+
+@pytest.mark.parametrize(
+    ("clean", "disguised"),
+    [
+        pytest.param(
+            *pair,
+            id=k,
+            marks=[pytest.mark.xfail(strict=True, reason=f"the disguise moves the score: {DISGUISE_GAPS[k]}")]
+            if k in DISGUISE_GAPS
+            else [],
+        )
+        for k, pair in DISGUISES.items()
+    ],
+)
 def test_a_disguised_ad_scores_like_its_clean_form(score: Scorer, clean: str, disguised: str) -> None:
     clean_score, disguised_score = score([clean, disguised])
     assert abs(disguised_score - clean_score) < 0.15
