@@ -59,8 +59,8 @@ SHOWN = {
 VARIANTS = {
     "ours, no cue features": {"cue_weight": 0.0},
     "ours, cue weight 1": {"cue_weight": 1.0},
-    "ours, no meta features": {"meta_weight": 0.0},
-    "ours, C=8": {"C": 8.0},
+    "ours, with meta features": {"meta_weight": 1.0},
+    "ours, boosted head": {"head": "boosted"},
 }
 
 

@@ -314,11 +314,13 @@ def test_explain_returns_positive_evidence_found_in_the_document(fitted: Pipelin
     tokens = tokenize(normalize_text(raw))
     for item in ad:
         assert isinstance(item, Evidence)
-        assert item.term in tokens
         assert item.sentence and item.sentence in raw
-        assert item.term in tokenize(normalize_text(item.sentence))
+        if item.cue:  # a cue is named as written ("15000 тг"), which may span words
+            assert item.term in normalize_text(raw) and item.term in normalize_text(item.sentence)
+        else:
+            assert item.term in tokens and item.term in tokenize(normalize_text(item.sentence))
+        assert set(item.as_dict()) == {"term", "weight", "sentence"} | ({"cue"} if item.cue else set())
     assert {"меф", "закладки", "_tg_"} & {e.term for e in ad}
-    assert set(ad[0].as_dict()) == {"term", "weight", "sentence"}
     assert all(len(found) <= 3 for found in evidence)
 
 

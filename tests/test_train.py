@@ -126,7 +126,11 @@ def test_metrics_meet_the_basic_bar(trained: dict) -> None:
         assert name in metrics, name
     assert metrics["challenge.rows"] >= 400
     assert metrics["average_precision"] > 0.85  # a small corpus; the full one is measured by the benchmark
-    assert any(k.startswith("lang.kk.") for k in metrics) and any(k.startswith("layout.") for k in metrics)
+    # slices of at least 20 held-out rows: a 500-page corpus of 200 families has few per layout
+    assert any(k.startswith("lang.") for k in metrics) and any(
+        k.startswith(("layout.", "kind.")) for k in metrics
+    )
+    assert any(k.startswith("challenge.lang.kk.") for k in metrics)
     assert trained["worse"].metrics["average_precision"] < metrics["average_precision"]
 
 

@@ -95,6 +95,7 @@ class ModelSettings:
     max_features: int = 300_000
     word_bigrams: bool = True
     meta_weight: float = 0.0  # counted surface signals; off: they no longer help (README ablation)
+    head: str = "linear"  # linear | boosted: gradient-boosted trees over the linear score, cues and meta
     cue_weight: float = 0.3  # cue counts and near pairs from cue_lexicon.yaml (cues.py); 0: none
 
 

@@ -21,6 +21,7 @@ import pandas as pd
 from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.feature_extraction.text import TfidfTransformer, TfidfVectorizer
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression, SGDClassifier
@@ -31,7 +32,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 
 from classifier.config import ModelSettings
-from classifier.cues import CueFeatures, CueFinder, cue_label, is_place_name
+from classifier.cues import CueFeatures, CueFinder, cue_feature_names, cue_label, is_place_name
 from classifier.features import (
     META_FEATURES,
     DocumentPreparer,
@@ -74,6 +75,11 @@ def _raw_scores(estimator: BaseEstimator, features: Any) -> np.ndarray:
     return np.log(proba + 1e-9) - np.log(1 - proba + 1e-9)
 
 
+def _log_odds(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-9, 1 - 1e-9)
+    return np.log(p) - np.log1p(-p)
+
+
 class ScoringHead(BaseEstimator, ClassifierMixin):
     """Linear model + calibration + threshold + category model, fitted on feature vectors."""
 
@@ -85,6 +91,7 @@ class ScoringHead(BaseEstimator, ClassifierMixin):
         threshold: float = 0.5,
         seed: int = 0,
         n_jobs: int = 1,
+        stack_columns: int = 0,
     ):
         self.estimator = estimator
         self.calibration = calibration
@@ -92,6 +99,7 @@ class ScoringHead(BaseEstimator, ClassifierMixin):
         self.threshold = threshold
         self.seed = seed
         self.n_jobs = n_jobs
+        self.stack_columns = stack_columns  # > 0: boosted trees over the linear score and the last columns
 
     def fit(
         self, features: Any, y: Any, groups: Any = None, categories: Any = None, sample_weight: Any = None
@@ -109,6 +117,9 @@ class ScoringHead(BaseEstimator, ClassifierMixin):
         )
         for model, (_, valid) in zip(fold_models, splits, strict=True):
             raw_oof[valid] = _raw_scores(model, features[valid])
+        self.booster_ = None
+        if self.stack_columns:
+            raw_oof = self._fit_booster(raw_oof, features, y, weight, splits)
         # weighted as the model is: thousands of easy real negatives at 0.03 each must not make the
         # calibration steeper than the corpus supports
         self.calibrator_ = self._fit_calibrator(raw_oof, y, weight)
@@ -117,6 +128,29 @@ class ScoringHead(BaseEstimator, ClassifierMixin):
         self.category_model_ = self._fit_categories(features, y, categories)
         self.threshold_ = float(self.threshold)
         return self
+
+    def _booster(self) -> HistGradientBoostingClassifier:
+        return HistGradientBoostingClassifier(
+            max_iter=150, learning_rate=0.1, max_leaf_nodes=15, l2_regularization=1.0,
+            early_stopping=False, random_state=self.seed,
+        )  # fmt: skip
+
+    def _stack_input(self, raw: np.ndarray, features: Any) -> np.ndarray:
+        tail = features[:, features.shape[1] - self.stack_columns :]
+        return np.column_stack([raw, tail.toarray() if hasattr(tail, "toarray") else tail])
+
+    def _fit_booster(
+        self, raw_oof: np.ndarray, features: Any, y: np.ndarray, weight: np.ndarray, splits: list
+    ) -> np.ndarray:
+        """Trees over the linear model's out-of-fold score and the cue columns, which can say "and"
+        (a drug near a price, and no warning). Returns the trees' own out-of-fold log-odds."""
+        stacked = self._stack_input(raw_oof, features)
+        boosted_oof = np.zeros(len(y))
+        for train, valid in splits:
+            fold = self._booster().fit(stacked[train], y[train], sample_weight=weight[train])
+            boosted_oof[valid] = _log_odds(fold.predict_proba(stacked[valid])[:, 1])
+        self.booster_ = self._booster().fit(stacked, y, sample_weight=weight)
+        return boosted_oof
 
     def _splits(self, y: np.ndarray, groups: Any) -> list[tuple[np.ndarray, np.ndarray]]:
         if groups is not None and len(set(groups)) >= self.folds:
@@ -150,7 +184,10 @@ class ScoringHead(BaseEstimator, ClassifierMixin):
         return OneVsRestClassifier(binary).fit(features[mask], categories[mask])
 
     def decision_function(self, features: Any) -> np.ndarray:
-        return _raw_scores(self.estimator_, features)
+        raw = _raw_scores(self.estimator_, features)
+        if getattr(self, "booster_", None) is None:
+            return raw
+        return _log_odds(self.booster_.predict_proba(self._stack_input(raw, features))[:, 1])
 
     def predict_proba(self, features: Any) -> np.ndarray:
         score = self._calibrate(self.decision_function(features))
@@ -196,6 +233,8 @@ def _reference_text_features(settings: ModelSettings) -> FeatureUnion:
 
 def build_pipeline(settings: ModelSettings) -> Pipeline:
     """An unfitted pipeline: documents (DataFrame with ``text``; ``title``, ``description`` if any) -> score."""
+    if settings.head not in ("linear", "boosted"):
+        raise ValueError(f"model.head must be linear or boosted, not {settings.head!r}")
     if settings.feature_set not in ("subword", "sklearn_char"):
         raise ValueError(f"model.feature_set must be subword or sklearn_char, not {settings.feature_set!r}")
     text_features = (
@@ -230,6 +269,7 @@ def build_pipeline(settings: ModelSettings) -> Pipeline:
         folds=settings.folds,
         seed=settings.seed,
         n_jobs=settings.n_jobs,
+        stack_columns=len(META_FEATURES) + len(cue_feature_names()) if settings.head == "boosted" else 0,
     )
     return Pipeline([("prepare", DocumentPreparer()), ("features", features), ("head", head)])
 

@@ -101,12 +101,16 @@ def _markdown(card: dict[str, Any]) -> str:
     return f"""# Model card: {card["name"]} (version {card["version"]})
 
 Created {card["created_at"]}. Operating threshold: **{card["threshold"]:.3f}** (score ≥ threshold means
-"likely violation"); scores are calibrated probabilities.
+"likely violation", set to keep the target recall of params on out-of-fold scores: a triage threshold);
+scores are calibrated probabilities.
 
 ## Intended use
 {card["intended_use"]}
 
-## Evaluation (held-out template families; real negatives' test split when present; `challenge.`: the hand-written challenge set, data/challenge/, never fitted on)
+## Evaluation
+Held-out template families and the real negatives' test split (when present) measure the evaluation fit,
+which left those families and the robustness disguises out; this model was then refitted on every row.
+`challenge.` metrics measure this model on the hand-written challenge set (data/challenge/, never fitted on).
 | metric | value |
 |---|---|
 {metrics}
@@ -119,7 +123,7 @@ Created {card["created_at"]}. Operating threshold: **{card["threshold"]:.3f}** (
 Sources: {", ".join(card["data"].get("sources", []))}
 
 ## Model
-{card["model"]["estimator"]} on sub-word and word TF-IDF plus meta features, calibration
+{card["model"]["estimator"]} on sub-word and word TF-IDF plus cue features (cue_lexicon.yaml), calibration
 {card["model"]["calibration"]} on out-of-fold scores grouped by family.
 
 ## Known limits
