@@ -61,6 +61,7 @@ VARIANTS = {
     "ours, cue weight 1": {"cue_weight": 1.0},
     "ours, with meta features": {"meta_weight": 1.0},
     "ours, boosted head": {"head": "boosted"},
+    "ours, stance pairs": {"cue_stance": True},
 }
 
 

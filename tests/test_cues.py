@@ -97,3 +97,21 @@ def test_phrases_match_across_spaces(entry: str) -> None:
     lexicon = parse_lexicon({"euphemism": {"label": "эвфемизм", "entries": [entry]}})
     text = "продам «соли  для ванной»" if "сол" in entry else "фото точки после оплаты"
     assert [c.group for c in CueFinder(lexicon).find(text)] == ["euphemism"]
+
+
+def test_stance_pairs_tell_a_report_from_an_offer() -> None:
+    """With stance, "drug near price" counts only away from warning words; near them it is a warned pair."""
+    features = CueFeatures(stance=True).fit(None)
+    names = list(features.get_feature_names_out())
+    offer, report = features.transform(
+        pd.Series(
+            [
+                normalize_text("Мефедрон 2 г — 18 000 тг, пиши @shop_example"),
+                normalize_text("Полиция изъяла мефедрон 2 г стоимостью 18 000 тг"),
+            ]
+        )
+    ).toarray()
+    plain, warned = names.index("cue=drug+price"), names.index("cue=warned:drug+price")
+    assert (offer[plain], offer[warned]) == (1.0, 0.0)
+    assert (report[plain], report[warned]) == (0.0, 1.0)
+    assert len(names) == len(cue_feature_names(stance=True)) > len(cue_feature_names())

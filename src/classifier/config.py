@@ -96,6 +96,7 @@ class ModelSettings:
     word_bigrams: bool = True
     meta_weight: float = 0.0  # counted surface signals; off: they no longer help (README ablation)
     head: str = "linear"  # linear | boosted: gradient-boosted trees over the linear score, cues and meta
+    cue_stance: bool = False  # pairs near a warning word count apart (a report, not an offer)
     cue_weight: float = 0.3  # cue counts and near pairs from cue_lexicon.yaml (cues.py); 0: none
 
 

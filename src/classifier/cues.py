@@ -176,36 +176,63 @@ class CueFinder:
         return cues
 
 
-def cue_feature_names(lexicon: Lexicon | None = None) -> tuple[str, ...]:
+# With ``stance``, a pair near a warning word (a seizure report, a warning that quotes a price list)
+# counts apart from the same pair with no warning close: the one "and not" that tells a report from
+# an offer, which neither a linear model nor a plain pair can express.
+_STANCE_PAIRS = tuple(pair for pair in PAIRS if "warning" not in pair)
+WARNED = "warned:"
+
+
+def cue_feature_names(lexicon: Lexicon | None = None, stance: bool = False) -> tuple[str, ...]:
     groups = (lexicon or default_lexicon()).groups + tuple(PATTERNS)
-    return (*(f"cue={g}" for g in groups), *(f"cue={a}+{b}" for a, b in PAIRS))
+    warned = tuple(f"cue={WARNED}{a}+{b}" for a, b in _STANCE_PAIRS) if stance else ()
+    return (*(f"cue={g}" for g in groups), *(f"cue={a}+{b}" for a, b in PAIRS), *warned)
 
 
-def cue_vector(cues: list[Cue], groups: tuple[str, ...]) -> list[float]:
-    """log(1 + count) per group, then 1.0 for each pair of groups within ``WINDOW`` words."""
+def cue_vector(cues: list[Cue], groups: tuple[str, ...], stance: bool = False) -> list[float]:
+    """log(1 + count) per group, then 1.0 for each pair of groups within ``WINDOW`` words.
+
+    With ``stance`` a pair counts only where no warning word is within ``WINDOW`` words of it, and
+    the pairs that have one come as features of their own (``warned:``)."""
     positions: dict[str, list[int]] = {}
     for cue in cues:
         positions.setdefault(cue.group, []).append(cue.position)
     counts = [math.log1p(len(positions.get(g, ()))) for g in groups]
-    return counts + [float(_near(positions.get(a), positions.get(b))) for a, b in PAIRS]
+    if not stance:
+        return counts + [float(bool(_near(positions.get(a), positions.get(b)))) for a, b in PAIRS]
+    warnings = positions.get("warning")
+    plain, warned = [], {}
+    for a, b in PAIRS:
+        near = _near(positions.get(a), positions.get(b))
+        if "warning" in (a, b) or not warnings:
+            plain.append(float(bool(near)))
+            warned[(a, b)] = 0.0
+            continue
+        close = [p for p in near if _near([p], warnings)]
+        plain.append(float(len(close) < len(near)))
+        warned[(a, b)] = float(bool(close))
+    return counts + plain + [warned[pair] for pair in _STANCE_PAIRS]
 
 
-def _near(first: list[int] | None, second: list[int] | None) -> bool:
+def _near(first: list[int] | None, second: list[int] | None) -> list[int]:
+    """The positions in ``first`` with a position of ``second`` within ``WINDOW`` words."""
     if not first or not second:
-        return False
+        return []
     ordered = sorted(second)
+    found = []
     for position in first:
         at = bisect.bisect_left(ordered, position - WINDOW)
         if at < len(ordered) and ordered[at] <= position + WINDOW:
-            return True
-    return False
+            found.append(position)
+    return found
 
 
 class CueFeatures(BaseEstimator, TransformerMixin):
     """Normalised texts -> cue counts and near pairs, a sparse block scaled by ``weight``."""
 
-    def __init__(self, weight: float = 1.0):
+    def __init__(self, weight: float = 1.0, stance: bool = False):
         self.weight = weight
+        self.stance = stance
 
     def fit(self, texts: Any, y: Any = None) -> CueFeatures:
         self.lexicon_ = default_lexicon()  # kept with the model: a later lexicon edit changes no model
@@ -220,12 +247,15 @@ class CueFeatures(BaseEstimator, TransformerMixin):
         finder = self._finder()
         groups = finder.lexicon.groups + tuple(PATTERNS)
         values = texts.tolist() if isinstance(texts, pd.Series) else list(texts)
-        rows = [cue_vector(finder.find(text), groups) for text in values]
-        width = len(cue_feature_names(finder.lexicon))
+        stance = getattr(self, "stance", False)  # models pickled before stance pairs existed
+        rows = [cue_vector(finder.find(text), groups, stance) for text in values]
+        width = len(cue_feature_names(finder.lexicon, stance))
         return sp.csr_matrix(np.asarray(rows, dtype=np.float64).reshape(len(rows), width) * self.weight)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
-        return np.asarray(cue_feature_names(self._finder().lexicon), dtype=object)
+        return np.asarray(
+            cue_feature_names(self._finder().lexicon, getattr(self, "stance", False)), dtype=object
+        )
 
     def __getstate__(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k != "_finder_obj"}

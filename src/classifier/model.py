@@ -32,7 +32,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 
 from classifier.config import ModelSettings
-from classifier.cues import CueFeatures, CueFinder, cue_feature_names, cue_label, is_place_name
+from classifier.cues import WARNED, CueFeatures, CueFinder, cue_feature_names, cue_label, is_place_name
 from classifier.features import (
     META_FEATURES,
     DocumentPreparer,
@@ -259,7 +259,7 @@ def build_pipeline(settings: ModelSettings) -> Pipeline:
         [
             ("text", text_features, "norm"),
             ("meta", MetaFeatures(weight=settings.meta_weight), list(META_FEATURES)),
-            ("cues", CueFeatures(weight=settings.cue_weight), "norm"),
+            ("cues", CueFeatures(weight=settings.cue_weight, stance=settings.cue_stance), "norm"),
         ],
         sparse_threshold=1.0,
     )
@@ -269,7 +269,9 @@ def build_pipeline(settings: ModelSettings) -> Pipeline:
         folds=settings.folds,
         seed=settings.seed,
         n_jobs=settings.n_jobs,
-        stack_columns=len(META_FEATURES) + len(cue_feature_names()) if settings.head == "boosted" else 0,
+        stack_columns=len(META_FEATURES) + len(cue_feature_names(stance=settings.cue_stance))
+        if settings.head == "boosted"
+        else 0,
     )
     return Pipeline([("prepare", DocumentPreparer()), ("features", features), ("head", head)])
 
@@ -395,7 +397,7 @@ class _CueColumns:
         weights: dict[str, float] = {}
         for i, name in enumerate(self.names):
             value = contribution.get(self.offset + i, 0.0)
-            groups = name.split("+")
+            groups = name.removeprefix(WARNED).split("+")
             for group in groups:
                 weights[group] = weights.get(group, 0.0) + value / len(groups)
         return weights
