@@ -32,7 +32,7 @@ from classifier.challenge import challenge_metrics, load_challenge
 from classifier.config import load_settings
 from classifier.evaluate import choose_threshold
 from classifier.model import predict
-from classifier.train import fit_model, load_training_data
+from classifier.train import fit_model, load_training_data, row_weights
 from results_file import write_results
 
 SHOWN = {
@@ -108,10 +108,6 @@ class Ours:
 
     def score(self, frame: pd.DataFrame) -> np.ndarray:
         return predict(self.pipeline, frame).score
-
-
-def row_weights(frame: pd.DataFrame, settings) -> np.ndarray:
-    return np.where(frame["layout"].eq("real"), settings.train.real_negative_weight, 1.0)
 
 
 def docs_per_second(model, frame: pd.DataFrame) -> float:

@@ -17,8 +17,10 @@ import numpy as np
 import pytest
 
 from classifier.config import CorpusSettings
+from classifier.contacts import PATTERNS as CONTACTS
 from classifier.corpus.generator import Page, iter_pages
 from classifier.corpus.generators import load_vocab
+from classifier.cues import PATTERNS as CUE_PATTERNS
 from classifier.normalize import normalize_with_signals
 
 TOLERANCE = 0.10
@@ -29,9 +31,10 @@ KNOWN_SKEWS = {"layout forum", "layout news", "short (shortest fifth)"}
 MIN_PAGES = 40  # a cue on fewer pages is not judged: its rate would be noise
 N_PAGES = 2500
 
-_HANDLE = re.compile(r"(?<![\w@.])@[A-Za-z][A-Za-z0-9_]{3,}|t\.me/")
-_PHONE = re.compile(r"(?:\+7|8)[\s\-(]*\d{3}[\s\-)]*\d{3}[\s\-]*\d{2}[\s\-]*\d{2}")
-_PRICE = re.compile(r"\d[\d\s.,]{0,20}\s?(?:₸|тг|тенге|теңге|тыс|мың|к\b|usdt|\$|btc)", re.IGNORECASE)
+# the project's own detectors: what extraction and the cue features find is what the audit counts
+_HANDLE = re.compile(f"{CONTACTS['telegram'].pattern}|{CONTACTS['handle'].pattern}")
+_PHONE = CONTACTS["phone"]
+_PRICE = re.compile(CUE_PATTERNS["price"].pattern, re.IGNORECASE)
 _EMOJI = re.compile("[\u2600-\u27bf\U0001f000-\U0001faff]")
 
 

@@ -238,13 +238,14 @@ class CueFeatures(BaseEstimator, TransformerMixin):
         self.lexicon_ = default_lexicon()  # kept with the model: a later lexicon edit changes no model
         return self
 
-    def _finder(self) -> CueFinder:
+    def finder(self) -> CueFinder:
+        """The finder of the fitted lexicon, kept with its word caches across batches."""
         if getattr(self, "_finder_obj", None) is None:
             self._finder_obj = CueFinder(getattr(self, "lexicon_", None))
         return self._finder_obj
 
     def transform(self, texts: Any) -> sp.csr_matrix:
-        finder = self._finder()
+        finder = self.finder()
         groups = finder.lexicon.groups + tuple(PATTERNS)
         values = texts.tolist() if isinstance(texts, pd.Series) else list(texts)
         stance = getattr(self, "stance", False)  # models pickled before stance pairs existed
@@ -254,7 +255,7 @@ class CueFeatures(BaseEstimator, TransformerMixin):
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         return np.asarray(
-            cue_feature_names(self._finder().lexicon, getattr(self, "stance", False)), dtype=object
+            cue_feature_names(self.finder().lexicon, getattr(self, "stance", False)), dtype=object
         )
 
     def __getstate__(self) -> dict[str, Any]:

@@ -390,7 +390,7 @@ class _CueColumns:
         offset = features.output_indices_["cues"].start
         step: CueFeatures = features.named_transformers_["cues"]
         names = tuple(n.removeprefix("cue=") for n in step.get_feature_names_out())
-        return cls(offset, names, CueFinder(getattr(step, "lexicon_", None)))
+        return cls(offset, names, step.finder())
 
     def group_weights(self, contribution: dict[int, float]) -> dict[str, float]:
         """Each cue group's share of the score: its count, and half of every pair it is in."""

@@ -136,12 +136,18 @@ def _without_unseen_disguises(train: pd.DataFrame, kinds: tuple[str, ...]) -> pd
     return train[~used.map(lambda k: bool(set(k) & set(kinds)))].reset_index(drop=True)
 
 
+def row_weights(frame: pd.DataFrame, settings: Settings) -> np.ndarray:
+    """Per-row training weights: real negatives light, expert decisions heavy, corpus pages 1."""
+    weight = np.where(frame["layout"].eq("real"), settings.train.real_negative_weight, 1.0)
+    if "source" in frame:
+        weight = np.where(frame["source"].eq("expert"), settings.train.expert_weight, weight)
+    return weight
+
+
 def fit_model(train: pd.DataFrame, settings: Settings) -> Pipeline:
     """Fit the pipeline and set its threshold on out-of-fold scores (families never straddle folds)."""
     pipeline = build_pipeline(settings.model)
-    weight = np.where(train["layout"].eq("real"), settings.train.real_negative_weight, 1.0)
-    if "source" in train:
-        weight = np.where(train["source"].eq("expert"), settings.train.expert_weight, weight)
+    weight = row_weights(train, settings)
     fit_pipeline(
         pipeline,
         train,

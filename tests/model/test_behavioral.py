@@ -7,6 +7,9 @@ score seen, never softened, so that the model can be improved against it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 
 from classifier.config import PROJECT_ROOT
@@ -154,6 +157,24 @@ def _missed(seen: float) -> pytest.MarkDecorator:
     )
 
 
+def _cases(cases: dict[str, Any], known: dict[str, Any], mark: Callable[[Any], pytest.MarkDecorator]) -> list:
+    """One param per case (a tuple spreads over several arguments), the known failures marked."""
+    return [
+        pytest.param(
+            *(case if isinstance(case, tuple) else (case,)),
+            id=k,
+            marks=[mark(known[k])] if k in known else [],
+        )
+        for k, case in cases.items()
+    ]
+
+
+def _moves(what: str) -> Callable[[str], pytest.MarkDecorator]:
+    return lambda seen: pytest.mark.xfail(
+        strict=True, reason=f"the {what} moves the score: {seen} (n=800, seed 3)"
+    )
+
+
 # Legitimate businesses in Kazakhstan take orders through Telegram, too.
 NEGATIVES_WITH_TELEGRAM = [
     pytest.param(
@@ -229,21 +250,12 @@ def _false_alarm(seen: float) -> pytest.MarkDecorator:
     )
 
 
-@pytest.mark.parametrize(
-    "text",
-    [pytest.param(t, id=k, marks=[_missed(MISSED[k])] if k in MISSED else []) for k, t in VIOLATIONS.items()],
-)
+@pytest.mark.parametrize("text", _cases(VIOLATIONS, MISSED, _missed))
 def test_violations_score_above_the_threshold(score: Scorer, threshold: float, text: str) -> None:
     assert score([text])[0] >= threshold
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        pytest.param(t, id=k, marks=[_false_alarm(FALSE_ALARMS[k])] if k in FALSE_ALARMS else [])
-        for k, t in NEGATIVES.items()
-    ],
-)
+@pytest.mark.parametrize("text", _cases(NEGATIVES, FALSE_ALARMS, _false_alarm))
 def test_hard_negatives_score_below_the_threshold(score: Scorer, threshold: float, text: str) -> None:
     assert score([text])[0] < threshold
 
@@ -318,23 +330,7 @@ CITY_MOVES = {
 }
 
 
-@pytest.mark.parametrize(
-    "template",
-    [
-        pytest.param(
-            t,
-            id=k,
-            marks=[
-                pytest.mark.xfail(
-                    strict=True, reason=f"the city moves the score: {CITY_MOVES[k]} (n=800, seed 3)"
-                )
-            ]
-            if k in CITY_MOVES
-            else [],
-        )
-        for k, t in TEMPLATES.items()
-    ],
-)
+@pytest.mark.parametrize("template", _cases(TEMPLATES, CITY_MOVES, _moves("city")))
 def test_city_does_not_move_the_score(score: Scorer, template: str) -> None:
     scores = score(_city_variants(template))
     assert scores.max() - scores.min() < 0.1, scores
@@ -435,19 +431,7 @@ DISGUISES = {
 DISGUISE_GAPS = {"spaced-letters-ru": "clean 0.85, spaced 0.46"}
 
 
-@pytest.mark.parametrize(
-    ("clean", "disguised"),
-    [
-        pytest.param(
-            *pair,
-            id=k,
-            marks=[pytest.mark.xfail(strict=True, reason=f"the disguise moves the score: {DISGUISE_GAPS[k]}")]
-            if k in DISGUISE_GAPS
-            else [],
-        )
-        for k, pair in DISGUISES.items()
-    ],
-)
+@pytest.mark.parametrize(("clean", "disguised"), _cases(DISGUISES, DISGUISE_GAPS, _moves("disguise")))
 def test_a_disguised_ad_scores_like_its_clean_form(score: Scorer, clean: str, disguised: str) -> None:
     clean_score, disguised_score = score([clean, disguised])
     assert abs(disguised_score - clean_score) < 0.15
