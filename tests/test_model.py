@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import average_precision_score
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
@@ -14,7 +15,9 @@ from classifier.config import ModelSettings
 from classifier.features import tokenize
 from classifier.model import (
     CATEGORIES,
+    MIN_BOOSTED_ROWS,
     Evidence,
+    ScoringHead,
     build_pipeline,
     explain,
     fit_pipeline,
@@ -219,6 +222,31 @@ def test_predict_proba_is_a_probability(fitted: Pipeline) -> None:
 def test_ads_score_above_negatives_on_the_training_set(fitted: Pipeline) -> None:
     score = scores(fitted, TRAIN[["text"]])
     assert score[TRAIN["label"] == 1].min() > score[TRAIN["label"] == 0].max()
+
+
+def _two_cues(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Noise columns, then two cue columns; the label needs both cues' values together (xor)."""
+    rng = np.random.default_rng(seed)
+    cues = rng.integers(0, 2, size=(n, 2))
+    features = np.column_stack([rng.normal(size=(n, 3)), cues]).astype(float)
+    return features, cues[:, 0] ^ cues[:, 1]
+
+
+def test_a_boosted_head_says_and_where_a_linear_one_cannot() -> None:
+    """Trees over the cue columns learn a conjunction that no weighted sum of them expresses."""
+    features, y = _two_cues(MIN_BOOSTED_ROWS + 100)
+    linear = ScoringHead(estimator=make_estimator(SMALL), folds=3).fit(features, y)
+    boosted = ScoringHead(estimator=make_estimator(SMALL), folds=3, stack_columns=2).fit(features, y)
+    assert linear.booster_ is None and boosted.booster_ is not None
+    assert average_precision_score(y, boosted.oof_scores_) > 0.95
+    assert average_precision_score(y, linear.oof_scores_) < 0.75
+
+
+def test_a_boosted_head_on_few_rows_stays_linear() -> None:
+    """Trees cannot split a few dozen pages: such a head keeps the linear score."""
+    features, y = _two_cues(MIN_BOOSTED_ROWS - 1)
+    head = ScoringHead(estimator=make_estimator(SMALL), folds=3, stack_columns=2).fit(features, y)
+    assert head.booster_ is None and len(set(head.predict_proba(features)[:, 1].round(6))) > 2
 
 
 @pytest.mark.parametrize("threshold", [0.0, 0.3, 0.5, 0.9, 1.01])

@@ -37,8 +37,11 @@ class CorpusSettings:
     negative_obfuscated_share: float = 0.33  # legitimate pages carry disguises too (no shortcut)
     malformed_share: float = 0.08
     negative_contact_share: float = 0.5  # negatives that give a Telegram handle, bot or phone
-    positive_phone_share: float = 0.35  # positives that give a phone (WhatsApp) besides their contacts
+    positive_phone_share: float = 0.5  # positives that give a phone (WhatsApp) besides their contacts
     negative_emoji_share: float = 0.3  # negatives whose lines start with emoji, as real posts' do
+    negative_short_share: float = 0.6  # template negatives cut to their first one or two blocks
+    negative_telegram_share: float = 0.15  # template negatives posted as a Telegram channel's post
+    written_share: float = 0.4  # pages that are a hand-written text (corpus/written/) instead of a template
     mirror_share: float = 0.08  # positive pages re-posted on 1-3 mirror sites with the same text and contacts
     encoding_shares: dict[str, float] = field(
         default_factory=lambda: {"utf-8": 0.7, "windows-1251": 0.2, "koi8-r": 0.1}

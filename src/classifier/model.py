@@ -80,6 +80,11 @@ def _log_odds(p: np.ndarray) -> np.ndarray:
     return np.log(p) - np.log1p(-p)
 
 
+# Trees need rows: with fewer (a few dozen labelled pages) they cannot split and would answer one score
+# for every page, so such a head stays linear.
+MIN_BOOSTED_ROWS = 200
+
+
 class ScoringHead(BaseEstimator, ClassifierMixin):
     """Linear model + calibration + threshold + category model, fitted on feature vectors."""
 
@@ -118,7 +123,7 @@ class ScoringHead(BaseEstimator, ClassifierMixin):
         for model, (_, valid) in zip(fold_models, splits, strict=True):
             raw_oof[valid] = _raw_scores(model, features[valid])
         self.booster_ = None
-        if self.stack_columns:
+        if self.stack_columns and len(y) >= MIN_BOOSTED_ROWS:
             raw_oof = self._fit_booster(raw_oof, features, y, weight, splits)
         # weighted as the model is: thousands of easy real negatives at 0.03 each must not make the
         # calibration steeper than the corpus supports

@@ -33,6 +33,7 @@ from classifier.corpus.generators import PageContext, gen_site, load_vocab
 from classifier.corpus.layouts import render_page
 from classifier.corpus.obfuscate import KINDS, obfuscate
 from classifier.corpus.templates import Family, Renderer, load_families
+from classifier.corpus.written import BY_AUTHOR, WrittenDeck, load_written
 from classifier.ingest import record_id
 
 LABEL_COLUMNS = (
@@ -66,6 +67,7 @@ class Page:
     declared: str
     fetched_at: datetime
     blocks: tuple[str, ...] = ()  # the text blocks as placed in the layout (mirrors re-use them)
+    family: Family | None = None  # what the text came from (mirrors keep its layouts and language)
 
 
 def _weighted(rng: random.Random, shares: Mapping[str, float]) -> str:
@@ -162,18 +164,10 @@ def _with_emoji(blocks: list[str], rng: random.Random) -> list[str]:
     return [f"{rng.choice(_DECORATION)} {b}" if i in chosen else b for i, b in enumerate(blocks)]
 
 
-def make_page(
-    index: int,
-    rng: random.Random,
-    families: FamilyIndex,
-    settings: CorpusSettings,
-    taken: set[str] | None = None,
-) -> Page:
-    """One original page.
-
-    ``taken`` holds the Telegram channels used so far: a channel is one resource, so two unrelated
-    posts never share one (its name gets the page's number instead of a new draw, keeping the stream).
-    """
+def _template_text(
+    rng: random.Random, families: FamilyIndex, settings: CorpusSettings
+) -> tuple[Family, str, list[str]]:
+    """A family drawn for a label, language and category, rendered, with surface cues on both sides."""
     label = int(rng.random() < settings.positive_share)
     lang = _weighted(rng, settings.language_shares)
     if label:
@@ -184,20 +178,50 @@ def make_page(
     ctx = PageContext(rng=rng, lang=family.lang)
     text = Renderer(family, ctx).render()
     blocks, title = list(text.blocks), text.title
+    if not label and rng.random() < settings.negative_short_share:  # a post, a comment, a teaser
+        blocks = blocks[: rng.randint(1, 2)]
     if not label and rng.random() < settings.negative_contact_share:
         blocks.append(Renderer(family, ctx).expand("{neutral_contact}"))
     if label and rng.random() < settings.positive_phone_share:
         blocks.append(Renderer(family, ctx).expand("{seller_phone}"))
     if not label and rng.random() < settings.negative_emoji_share:
         blocks = _with_emoji(blocks, rng)
+    return family, title, blocks
+
+
+def make_page(
+    index: int,
+    rng: random.Random,
+    families: FamilyIndex,
+    settings: CorpusSettings,
+    taken: set[str] | None = None,
+    written: WrittenDeck | None = None,
+) -> Page:
+    """One original page: a template family's text, or (share ``written_share``) a written text.
+
+    ``taken`` holds the Telegram channels used so far: a channel is one resource, so two unrelated
+    posts never share one (its name gets the page's number instead of a new draw, keeping the stream).
+    """
     kinds: list[str] = []
+    written_text = bool(written) and rng.random() < settings.written_share
+    if written_text:
+        text = written.deal()  # contacts, emoji and disguise as its author wrote them
+        family, title, blocks = text.family, text.title, list(text.blocks)
+        kinds = [BY_AUTHOR] if text.disguised else []
+    else:
+        family, title, blocks = _template_text(rng, families, settings)
+    label = family.label
+    ctx = PageContext(rng=rng, lang=family.lang)
     # Legitimate pages are disguised as often: stylised shop names, warnings quoting "3акладки", typos.
     # Otherwise disguise itself would tell the label (tests/test_shortcut_audit.py).
-    if rng.random() < (settings.obfuscated_share if label else settings.negative_obfuscated_share):
+    share = settings.obfuscated_share if label else settings.negative_obfuscated_share
+    if not kinds and rng.random() < share:  # a written text its author disguised stays as written
         kinds = rng.sample(sorted(KINDS), k=rng.choice([1, 1, 2]))
         blocks = [obfuscate(b, rng, kinds) for b in blocks]
         title = obfuscate(title, rng, kinds)
     layout = rng.choice(family.layouts)
+    if not label and not written_text and rng.random() < settings.negative_telegram_share:
+        layout = "telegram"  # shops, cafés, news agencies and the police post on Telegram channels too
     url = page_url(layout, ctx)
     if taken is not None and layout == "telegram" and _site_of(url) in taken:
         url = url.removesuffix("_example") + f"_{index}_example"
@@ -219,7 +243,7 @@ def make_page(
         "mirror_of": "",
     }
     fetched_at = _START + timedelta(minutes=7 * index + rng.randint(0, 6))
-    return Page(url, html, labels, encoding, declared, fetched_at, tuple(blocks))
+    return Page(url, html, labels, encoding, declared, fetched_at, tuple(blocks), family)
 
 
 def _mirror_words(key: str, lang: str, rng: random.Random) -> list[str]:
@@ -284,18 +308,19 @@ def iter_pages(
     little above ``positive_share`` over all pages.
     """
     families = families or FamilyIndex(load_families())
+    written = WrittenDeck(load_written(), seed) if settings.written_share > 0 else None
     rng, mirror_rng = random.Random(seed), random.Random(f"mirrors:{seed}")
     seen: set[str] = set()  # sites used so far: a mirror always moves to a site not seen before
     position = 0
     while position < n:
-        page = make_page(position, rng, families, settings, taken=seen)
+        page = make_page(position, rng, families, settings, taken=seen, written=written)
         origin = position
         seen.add(_site_of(page.url))
         yield page, None
         position += 1
         if not page.labels["label"] or mirror_rng.random() >= settings.mirror_share:
             continue
-        family, last = families.by_name[page.labels["family"]], page.fetched_at
+        family, last = page.family or families.by_name[page.labels["family"]], page.fetched_at
         for _ in range(min(mirror_rng.randint(1, 3), n - position)):
             mirror = make_mirror(page, family, mirror_rng, settings, after=last, taken=seen)
             yield mirror, origin
