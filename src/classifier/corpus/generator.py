@@ -1,7 +1,8 @@
 """`classifier demo-data`: a deterministic WARC of Russian, Kazakh and mixed pages, with labels.
 
-Each page: draw a label, language and category (or hard / ordinary negative), pick a family of that
-cell, render it, maybe disguise it, put it in a layout, encode it (utf-8, windows-1251, koi8-r;
+Each page: either a written text (share ``written_share``, taken whole from ``corpus/written/``), or a
+template: draw a label, language and category (or hard / ordinary negative), pick a family of that
+cell and render it. Then maybe disguise it, put it in a layout, encode it (utf-8, windows-1251, koi8-r;
 declared in the HTTP header, a meta tag or not at all) and write it as a WARC response record.
 
 Sellers churn: a blocked shop comes back within days on a new site or channel with the same text, bot
