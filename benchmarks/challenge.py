@@ -30,6 +30,7 @@ from threadpoolctl import threadpool_limits
 
 from classifier.challenge import challenge_metrics, load_challenge
 from classifier.config import load_settings
+from classifier.corpus.written import is_written
 from classifier.evaluate import choose_threshold
 from classifier.model import predict
 from classifier.train import TrainingData, fit_model, load_training_data, row_weights
@@ -69,7 +70,7 @@ def without_written(data: TrainingData) -> TrainingData:
     """The corpus's template pages only: what the hand-written texts (corpus/written/) add."""
 
     def drop(frame: pd.DataFrame) -> pd.DataFrame:
-        return frame[~frame["family"].astype(str).str.startswith("written_")].reset_index(drop=True)
+        return frame[~is_written(frame["family"])].reset_index(drop=True)
 
     return replace(data, train=drop(data.train), full=drop(data.full))
 

@@ -15,6 +15,7 @@ import pandas as pd
 
 from classifier.config import SHARED_REAL_DATA, Settings
 from classifier.corpus.generator import generate_corpus
+from classifier.corpus.written import is_written
 from classifier.datasets import demo_dataset, real_negatives
 
 REAL_NEGATIVE_MODES = ("auto", "always", "never")
@@ -184,7 +185,7 @@ def problems(
     if missing:
         found.append(f"languages missing: {sorted(missing)}")
     # the shares in params.yaml are the template pages'; written texts come with their authors' mix
-    written = labels["family"].astype(str).str.startswith("written_")
+    written = is_written(labels["family"])
     stats = overview(labels[~written]) if (~written).any() else overview(labels)
     expected = {
         "positive_share": corpus.positive_share,

@@ -71,8 +71,7 @@ def _fit_one(base: BaseEstimator, features: Any, y: np.ndarray, weight: np.ndarr
 def _raw_scores(estimator: BaseEstimator, features: Any) -> np.ndarray:
     if hasattr(estimator, "decision_function"):
         return np.asarray(estimator.decision_function(features), dtype=float)
-    proba = estimator.predict_proba(features)[:, 1]
-    return np.log(proba + 1e-9) - np.log(1 - proba + 1e-9)
+    return _log_odds(estimator.predict_proba(features)[:, 1])
 
 
 def _log_odds(p: np.ndarray) -> np.ndarray:

@@ -17,10 +17,18 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
+import pandas as pd
+
 from classifier.corpus.templates import CATEGORIES, LANGS, LAYOUTS, Family
 
 FIELDS = ("group", "label", "category", "lang", "register", "layout", "disguised", "hard", "title", "text")
 BY_AUTHOR = "by_author"  # the `obfuscations` of a page its author disguised (kinds not recorded)
+FAMILY_PREFIX = "written_"  # a written page's family is this plus its group
+
+
+def is_written(families: pd.Series) -> pd.Series:
+    """Which rows of a labels table (by their ``family``) are written pages, not templates."""
+    return families.astype(str).str.startswith(FAMILY_PREFIX)
 
 
 class WrittenTextError(ValueError):
@@ -53,7 +61,7 @@ def parse_written(raw: dict, where: str) -> WrittenText:
     if problems:
         raise WrittenTextError(f"{where}: " + "; ".join(problems))
     family = Family(
-        name=f"written_{raw['group']}",
+        name=f"{FAMILY_PREFIX}{raw['group']}",
         label=label,
         category=category,
         kind=str(raw["register"]),
