@@ -17,13 +17,11 @@ from sklearn.metrics import (
 )
 
 from classifier.evaluate import (
-    GateRule,
     binary_metrics,
     calibration_table,
     choose_threshold,
     error_analysis,
     false_positive_rate,
-    passes_gate,
     plot_all,
     slice_metrics,
 )
@@ -226,60 +224,3 @@ def test_error_analysis_without_errors_keeps_the_columns() -> None:
     errors = error_analysis(frame, 0.5)
     assert errors.empty
     assert list(errors.columns) == ["error", "id", "label", "score"]
-
-
-RULE = GateRule(metric="average_precision", max_drop=0.01, guards={"hard_negative_fpr": 0.005})
-CHAMPION = {"average_precision": 0.90, "hard_negative_fpr": 0.030}
-
-
-def test_gate_lets_the_first_model_through() -> None:
-    passed, reason = passes_gate({"average_precision": 0.7, "hard_negative_fpr": 0.1}, None, RULE)
-    assert passed
-    assert "0.7000" in reason
-
-
-@pytest.mark.parametrize(
-    ("challenger", "expected"),
-    [
-        ({"average_precision": 0.93, "hard_negative_fpr": 0.020}, True),  # better on both
-        ({"average_precision": 0.895, "hard_negative_fpr": 0.034}, True),  # within both allowances
-        ({"average_precision": 0.88, "hard_negative_fpr": 0.020}, False),  # dropped more than 0.01
-        ({"average_precision": 0.95, "hard_negative_fpr": 0.040}, False),  # guard rose more than 0.005
-    ],
-)
-def test_gate_compares_with_the_champion(challenger: dict[str, float], expected: bool) -> None:
-    passed, reason = passes_gate(challenger, CHAMPION, RULE)
-    assert passed is expected
-    assert ("passes" if expected else "fails") in reason
-    assert "0.9000" in reason or "0.0300" in reason
-
-
-def test_gate_names_the_numbers_when_the_metric_drops() -> None:
-    passed, reason = passes_gate({"average_precision": 0.85, "hard_negative_fpr": 0.03}, CHAMPION, RULE)
-    assert not passed
-    assert "average_precision 0.8500 vs champion 0.9000" in reason
-    assert "hard_negative_fpr" not in reason  # only the failure is named
-
-
-def test_gate_fails_on_nan_or_missing_challenger_metrics() -> None:
-    nan_ap = {"average_precision": float("nan"), "hard_negative_fpr": 0.01}
-    assert passes_gate(nan_ap, CHAMPION, RULE) == (
-        False,
-        "challenger fails: average_precision missing or NaN",
-    )
-    assert not passes_gate(nan_ap, None, RULE)[0]
-    assert not passes_gate({"average_precision": 0.99}, CHAMPION, RULE)[0]  # guard metric missing
-
-
-def test_gate_ignores_metrics_the_champion_lacks() -> None:
-    challenger = {"average_precision": 0.95, "hard_negative_fpr": 0.5}
-    passed, reason = passes_gate(challenger, {"average_precision": 0.9}, RULE)
-    assert passed, reason
-    assert passes_gate({"average_precision": 0.1}, {"f1": 0.9}, GateRule())[0]
-
-
-def test_gate_rule_rejects_negative_allowances() -> None:
-    with pytest.raises(ValueError):
-        GateRule(max_drop=-0.1)
-    with pytest.raises(ValueError):
-        GateRule(guards={"hard_negative_fpr": -0.01})

@@ -163,12 +163,34 @@ def test_expert_decisions_retrain_the_model(tmp_path: Path, monkeypatch: pytest.
             manifest = json.loads(
                 Path(client.download_artifacts(run_id, "data_manifest.json", str(tmp_path))).read_text()
             )
+            champion_manifest = tracking.version_manifest(first.version)
+            # the gate on held-out rows only (no challenge set): which rows would the champion be judged on?
+            heldout_gate = replace(
+                settings, evaluate=replace(settings.evaluate, gate_metric="average_precision")
+            )
+            third = train(
+                heldout_gate,
+                export_dir=tmp_path / "export3",
+                demo_dir=demo_dir,
+                say=said.append,
+                labels=[labels],
+            )
             old_model = tracking.load_model(f"models:/{tracking.MODEL_NAME}/{first.version}")
             new_model = tracking.load_model(f"models:/{tracking.MODEL_NAME}/{second.version}")
         finally:
             tracking.configure(tracking.default_tracking_uri())
 
     assert str(labels) in manifest["sources"]
+    # The champion learned from every demo family (the shipped model is refitted on all of them), so
+    # the gate judges both models only on the expert families the hold-out takes, which it never saw.
+    trained_by_champion = set(champion_manifest["trained_families"])
+    held = set(manifest["holdout_families"])
+    ground = third.ground
+    assert ground is not None and len(ground) > 0, third.gate_reason
+    assert set(ground.frame["family"]).isdisjoint(trained_by_champion)
+    assert set(ground.frame["family"]) == {f for f in held if f.startswith("expert:")}
+    assert "neither model trained on" in third.gate_reason
+    assert held - set(ground.frame["family"]) <= trained_by_champion  # the demo families it left out
     before = predict(old_model, _frame(unseen)).score
     after = predict(new_model, _frame(unseen)).score
     drugs = [_page(t, random.Random(9), 200 + i) for i, t in enumerate(DRUG_RECRUITING * 3)]

@@ -41,23 +41,30 @@ def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def trained(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory):
-    """Two training runs against one real `mlflow server`: a good model, then a much worse one."""
+    """Three training runs against one real `mlflow server`: a much worse model (the first champion),
+    a good one (clearly better: promoted), the same good one again (a tie: the champion stays)."""
     monkeypatch = pytest.MonkeyPatch()
     root = tmp_path_factory.mktemp("training")
     with running_mlflow_server(root / "server") as uri:
         monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
         monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
         say: list[str] = []
-        first = train(small_settings(), export_dir=root / "export", demo_dir=demo_dir, say=say.append)
         worse = train(small_settings(C=0.0001), export_dir=root / "export", demo_dir=demo_dir, say=say.append)
+        first = train(small_settings(), export_dir=root / "export", demo_dir=demo_dir, say=say.append)
+        again = train(small_settings(), export_dir=root / "export", demo_dir=demo_dir, say=say.append)
         client = MlflowClient(tracking_uri=uri)
         aliases = client.get_registered_model(tracking.MODEL_NAME).aliases
+        versions = {v: client.get_model_version(tracking.MODEL_NAME, v) for v in ("1", "2", "3")}
+        runs = {v: client.get_run(m.run_id).data for v, m in versions.items()}
         tracking.configure(uri)
         champion = tracking.load_model(tracking.model_uri("champion"))
         yield {
             "first": first,
             "worse": worse,
+            "again": again,
             "aliases": aliases,
+            "versions": versions,
+            "runs": runs,
             "champion": champion,
             "root": root,
             "say": say,
@@ -79,15 +86,49 @@ def test_families_never_straddle_the_split() -> None:
     train_part, holdout = split_families(frame, 0.25, seed=1)
     assert set(train_part["family"]).isdisjoint(holdout["family"])
     assert 0.15 < len(holdout) / len(frame) < 0.35
-    assert set(holdout["label"]) == {0, 1}  # every cell gives families to the hold-out
+    assert set(holdout["label"]) == {0, 1}
+
+
+def test_the_hold_out_does_not_move_when_data_is_added() -> None:
+    """A family's side depends on its name alone: new rows never move a trained family into the hold-out."""
+
+    def frame(n: int) -> pd.DataFrame:
+        return pd.DataFrame({"family": [f"f{i}" for i in range(n)], "label": [i % 2 for i in range(n)]})
+
+    _, before = split_families(frame(400), 0.25, seed=1)
+    train_after, after = split_families(frame(1000), 0.25, seed=1)
+    assert set(before["family"]) == set(after["family"]) & set(frame(400)["family"])
+    assert set(train_after["family"]).isdisjoint(before["family"])
+    assert set(split_families(frame(400), 0.25, seed=2)[1]["family"]) != set(before["family"])
 
 
 def test_registry_aliases_and_gate(trained: dict) -> None:
-    first, worse = trained["first"], trained["worse"]
-    assert (first.version, first.promoted) == ("1", True)
-    assert worse.version == "2" and not worse.promoted
-    assert "average_precision" in worse.gate_reason
-    assert trained["aliases"] == {"champion": "1", "challenger": "2"}
+    worse, first, again = trained["worse"], trained["first"], trained["again"]
+    assert (worse.version, worse.promoted) == ("1", True)  # the first model has nothing to beat
+    assert (first.version, first.promoted) == ("2", True), first.gate_reason
+    assert first.gate.interval.low > 0  # better with the configured confidence
+    assert "challenge.average_precision" in first.gate_reason
+    assert (again.version, again.promoted) == ("3", False), again.gate_reason
+    assert again.gate.interval.difference == 0  # the same data and settings: the same predictions
+    assert again.gate_reason.startswith("champion stays")
+    assert trained["aliases"] == {"champion": "2", "challenger": "3"}
+
+
+def test_the_gate_decision_is_kept_on_the_version_and_its_run(trained: dict) -> None:
+    for version, result in (("2", trained["first"]), ("3", trained["again"])):
+        tags, run = trained["versions"][version].tags, trained["runs"][version]
+        assert tags["gate.decision"] == ("promoted" if result.promoted else "kept champion")
+        assert tags["gate.reason"] == result.gate_reason
+        assert tags["gate.ground"].startswith("the challenge set")
+        assert trained["versions"][version].description.startswith("Champion gate: ")
+        interval = result.gate.interval
+        assert run.metrics["gate.difference_low"] == pytest.approx(interval.low)
+        assert run.metrics["gate.difference_high"] == pytest.approx(interval.high)
+        assert run.metrics["gate.champion.challenge.average_precision"] == pytest.approx(
+            trained["worse"].metrics["challenge.average_precision"]
+            if version == "2"
+            else trained["first"].metrics["challenge.average_precision"]
+        )
 
 
 def test_champion_loads_from_the_server_and_scores_like_the_original(trained: dict, demo_dir: Path) -> None:
@@ -137,7 +178,7 @@ def test_metrics_meet_the_basic_bar(trained: dict) -> None:
 def test_export_has_model_and_card(trained: dict) -> None:
     export = trained["root"] / "export"
     card = json.loads((export / "model_card.json").read_text())
-    assert card["version"] == "1" and card["threshold"] == pytest.approx(
+    assert card["version"] == "2" and card["threshold"] == pytest.approx(
         trained["first"].pipeline[-1].threshold_
     )
     assert "Intended use" in (export / "model_card.md").read_text()

@@ -123,8 +123,11 @@ class TrainSettings:
 @dataclass(frozen=True)
 class EvaluateSettings:
     expert_capacity: int = 100  # K in recall@K: cases experts can check in a batch
-    gate_metric: str = "challenge.average_precision"
-    gate_max_drop: float = 0.0
+    gate_metric: str = "challenge.average_precision"  # average_precision | roc_auc (bootstrapped)
+    gate_confidence: float = 0.90  # interval of the challenger's gain; promoted when it lies above 0
+    gate_margin: float = 0.005  # or: the interval above -margin and better on gate_secondary
+    gate_secondary: str = "challenge.minimal_pairs_ordered"
+    gate_resamples: int = 1000  # bootstrap draws of whole families
     gate_guards: dict[str, float] = field(default_factory=lambda: {"challenge.hard_negative_fpr": 0.01})
 
 

@@ -11,7 +11,6 @@ import hashlib
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +21,7 @@ NAN = float("nan")
 _METRIC_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.\-/ ]")
 # Slice values must not add "/" either: MLflow rejects names such as "a//b" that a path would normalise.
 _SLICE_VALUE_UNSAFE = re.compile(r"[^A-Za-z0-9_.\- ]")
-_EPS = 1e-12  # so that 0.9 - 0.1 vs 0.8 style float noise does not decide the gate
+_EPS = 1e-12  # so that float noise does not decide which threshold reaches the target
 ArrayLike = Sequence[float] | np.ndarray
 
 
@@ -208,54 +207,6 @@ def error_analysis(frame: pd.DataFrame, threshold: float, n: int = 50) -> pd.Dat
     ]
     result = pd.concat(parts, ignore_index=True)
     return result[["error", *frame.columns]]
-
-
-@dataclass(frozen=True)
-class GateRule:
-    """When a challenger may replace the champion."""
-
-    metric: str = "average_precision"  # primary metric, higher is better
-    max_drop: float = 0.0  # challenger may be at most this much below champion on metric
-    guards: dict[str, float] = field(default_factory=dict)  # lower-is-better metrics and their allowed rise
-
-    def __post_init__(self) -> None:
-        if self.max_drop < 0 or any(rise < 0 for rise in self.guards.values()):
-            raise ValueError("max_drop and guard allowances must not be negative")
-
-
-def _number(metrics: dict[str, float], name: str) -> float | None:
-    """The metric as a float, or None when it is missing or NaN."""
-    value = metrics.get(name)
-    if value is None or math.isnan(float(value)):
-        return None
-    return float(value)
-
-
-def passes_gate(
-    challenger: dict[str, float], champion: dict[str, float] | None, rule: GateRule
-) -> tuple[bool, str]:
-    """(passed, reason): the challenger must be measured, no worse on rule.metric, and within every guard."""
-    names = [rule.metric, *rule.guards]
-    # An unmeasured model must not become champion, even the first one.
-    unmeasured = [name for name in names if _number(challenger, name) is None]
-    if unmeasured:
-        return False, f"challenger fails: {', '.join(unmeasured)} missing or NaN"
-    ours = float(challenger[rule.metric])
-    if champion is None:
-        return True, f"no champion yet: the challenger is the first, {rule.metric} {ours:.4f}"
-    failures, checks = [], []
-    theirs = _number(champion, rule.metric)
-    if theirs is not None:
-        line = f"{rule.metric} {ours:.4f} vs champion {theirs:.4f} (may drop at most {rule.max_drop:.4f})"
-        (checks if ours >= theirs - rule.max_drop - _EPS else failures).append(line)
-    for name, rise in rule.guards.items():
-        ours, theirs = _number(challenger, name), _number(champion, name)
-        if theirs is not None:
-            line = f"{name} {ours:.4f} vs champion {theirs:.4f} (may rise at most {rise:.4f})"
-            (checks if ours <= theirs + rise + _EPS else failures).append(line)
-    if failures:
-        return False, "challenger fails: " + "; ".join(failures)
-    return True, "challenger passes: " + ("; ".join(checks) or "champion has none of the gate metrics")
 
 
 def plot_all(

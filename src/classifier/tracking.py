@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
+import mlflow.artifacts
 import mlflow.sklearn
 import pandas as pd
 import sklearn
@@ -304,6 +305,32 @@ def record_promotion(version: str, *, by: str, reason: str, name: str = MODEL_NA
     if previous != version:  # re-promoting the champion keeps the rollback target it had
         client.set_registered_model_tag(name, "previous_champion", previous or "none")
     client.set_registered_model_alias(name, CHAMPION, version)
+
+
+def version_manifest(version: str, name: str = MODEL_NAME) -> dict[str, Any]:
+    """The ``data_manifest.json`` the run of a model version logged; empty when it has none."""
+    run_id = MlflowClient().get_model_version(name, str(version)).run_id
+    if not run_id:
+        return {}
+    try:
+        return mlflow.artifacts.load_dict(f"runs:/{run_id}/data_manifest.json")
+    except MlflowException:
+        return {}
+
+
+def record_gate(
+    version: str, *, promoted: bool, reason: str, tags: dict[str, str], name: str = MODEL_NAME
+) -> None:
+    """Keep the gate's decision on the version: tags (``gate.*``) and its description."""
+    client = MlflowClient()
+    for key, value in {"gate.decision": "promoted" if promoted else "kept champion", **tags}.items():
+        client.set_model_version_tag(name, str(version), key, value[:5000])
+    client.update_model_version(name, str(version), description=f"Champion gate: {reason}"[:5000])
+
+
+def set_run_tags(tags: dict[str, str]) -> None:
+    """Tags on the active run (values cut to MLflow's limit)."""
+    mlflow.set_tags({key: value[:5000] for key, value in tags.items()})
 
 
 def version_metrics(version: str, name: str = MODEL_NAME) -> dict[str, float]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import random
 import tempfile
 import time
 from collections.abc import Callable
@@ -22,8 +21,9 @@ from classifier import tracking
 from classifier.challenge import assess_on_challenge, load_challenge
 from classifier.config import DATA_DIR, DEFAULT_PARAMS, MODELS_DIR, SHARED_REAL_DATA, Settings
 from classifier.datasets import demo_dataset, labelled_table, real_negatives
-from classifier.evaluate import GateRule, choose_threshold, passes_gate
-from classifier.model import build_pipeline, fit_pipeline
+from classifier.evaluate import choose_threshold
+from classifier.gate import CHALLENGE, GateDecision, GateRule, Ground, decide
+from classifier.model import build_pipeline, fit_pipeline, predict
 from classifier.model_card import write_model_card
 from classifier.report import assess, write_report
 
@@ -50,26 +50,25 @@ class TrainResult:
     gate_reason: str
     report_dir: Path
     seconds: float
+    gate: GateDecision | None = None
+    ground: Ground | None = None  # the rows the gate compared both models on
 
 
-def _cell(frame: pd.DataFrame) -> pd.Series:
-    group = np.where(
-        frame["label"] == 1, frame["category"], np.where(frame["hard_negative"], "hard", "ordinary")
-    )
-    lang = frame["lang_written"] if "lang_written" in frame else frame["lang"]
-    return pd.Series(group, index=frame.index).astype(str) + "/" + lang.astype(str)
+def held_out(family: str, share: float, seed: int) -> bool:
+    """Whether a family is held out: a stable hash of its name, the same in every run.
+
+    Re-drawing the hold-out from each run's data would move families the champion trained on into
+    the new hold-out as soon as data is added (the champion gate would then favour it).
+    """
+    digest = hashlib.sha256(f"{seed}:{family}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < share
 
 
 def split_families(frame: pd.DataFrame, share: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Hold out about ``share`` of the families of every (label, category, language) cell."""
-    rng = random.Random(seed)
-    families = frame.assign(cell=_cell(frame)).groupby("family")["cell"].agg(lambda c: c.mode().iloc[0])
-    held: set[str] = set()
-    for _, names in sorted(families.groupby(families).groups.items()):
-        names = sorted(names)
-        if len(names) >= 2:
-            held.update(rng.sample(names, max(1, round(len(names) * share))))
-    mask = frame["family"].isin(held)
+    """Hold out about ``share`` of the families, each by its name alone (``held_out``)."""
+    names = frame["family"].astype(str)
+    held = {name for name in names.unique() if held_out(name, share, seed)}
+    mask = names.isin(held)
     return frame[~mask].reset_index(drop=True), frame[mask].reset_index(drop=True)
 
 
@@ -187,8 +186,9 @@ def shipped_model(evaluated: Pipeline, data: TrainingData, settings: Settings, s
     return pipeline
 
 
-def data_manifest(data: TrainingData) -> dict[str, Any]:
-    """What the model was trained and assessed on: files with content hashes, and row counts."""
+def data_manifest(data: TrainingData, full_fit: bool) -> dict[str, Any]:
+    """What the model was trained and assessed on: files with content hashes, row counts, and the
+    families the shipped model learned from (the next champion gate compares only on others)."""
     files = {}
     for source in data.sources:
         path = Path(source)
@@ -208,47 +208,121 @@ def data_manifest(data: TrainingData) -> dict[str, Any]:
         "sources": data.sources,
         "counts": counts,
         "holdout_families": sorted(data.holdout["family"].unique().tolist()),
+        "trained_families": sorted(
+            (data.full if full_fit and data.full is not None else data.train)
+            .loc[lambda f: ~f["layout"].eq("real"), "family"]
+            .astype(str)
+            .unique()
+            .tolist()
+        ),
     }
 
 
-def gate(settings: Settings, metrics: dict[str, float] | None = None) -> GateRule:
+def gate_rule(settings: Settings, challenge: pd.DataFrame | None) -> GateRule:
     """The champion gate of params. Without a challenge set, its challenge.* metrics fall back to the
     held-out ones (the same name without the prefix)."""
     ev = settings.evaluate
 
     def measured(name: str) -> str:
-        if metrics is None or name in metrics or not name.startswith("challenge."):
-            return name
-        return name.removeprefix("challenge.")
+        return name if challenge is not None else name.removeprefix(CHALLENGE)
 
-    guards = {measured(name): rise for name, rise in ev.gate_guards.items()}
-    return GateRule(metric=measured(ev.gate_metric), max_drop=ev.gate_max_drop, guards=guards)
+    return GateRule(
+        metric=measured(ev.gate_metric),
+        confidence=ev.gate_confidence,
+        margin=ev.gate_margin,
+        secondary=measured(ev.gate_secondary),
+        guards={measured(name): rise for name, rise in ev.gate_guards.items()},
+        resamples=ev.gate_resamples,
+        seed=settings.train.seed,
+    )
 
 
-def champion_metrics(
-    data: TrainingData, settings: Settings, say: Say
-) -> tuple[str | None, dict[str, float] | None, str]:
-    """The current champion re-assessed on this run's evaluation data, so the comparison is fair.
+@dataclass
+class Champion:
+    version: str
+    pipeline: Pipeline | None  # None: it could not be loaded or cannot score this data
+    trained_families: set[str] | None  # None: its manifest does not list them
+    problem: str = ""
 
-    Returns (version, metrics, problem). A champion that cannot be loaded (the store may be briefly
-    unreachable) is compared through its logged metrics; one that loads but cannot score this data with
-    this code is unusable (every scoring run would fail), so it has no metrics to defend.
-    """
+
+def load_champion(say: Say) -> Champion | None:
+    """The current champion with the families it learned from; None when there is none."""
     version = tracking.alias_version(tracking.CHAMPION)
     if version is None:
-        return None, None, ""
+        return None
     try:
-        champion = tracking.load_model(tracking.model_uri(tracking.CHAMPION))
-    except Exception as exc:
+        pipeline = tracking.load_model(tracking.model_uri(tracking.CHAMPION))
+    except Exception as exc:  # the store may be briefly unreachable: keep the champion, say why
+        return Champion(version, None, None, f"could not be loaded ({type(exc).__name__}: {str(exc)[:200]})")
+    families = tracking.version_manifest(version).get("trained_families")
+    if families is None:
         say(
-            f"warning: champion version {version} could not be loaded ({exc}); comparing with its logged metrics"
+            f"champion version {version} does not list its training families: compared on the challenge set only"
         )
-        return version, tracking.version_metrics(version), ""
+    return Champion(version, pipeline, set(families) if families is not None else None)
+
+
+def gate_ground(
+    rule: GateRule,
+    data: TrainingData,
+    evaluated: Pipeline,
+    shipped: Pipeline,
+    champion: Champion,
+    challenge: pd.DataFrame | None,
+) -> Ground:
+    """The rows both models are judged on, scored by both; raises when the champion cannot score them.
+
+    On the challenge set the shipped models meet (neither trained on it); on held-out families the
+    evaluation fit (which never saw them) meets the champion, on the families the champion never saw.
+    """
+    assert champion.pipeline is not None
+    on_challenge = rule.metric.startswith(CHALLENGE) and challenge is not None
+    if on_challenge:
+        frame, challenger, what = challenge, shipped, f"the challenge set ({len(challenge)} texts)"
+    else:
+        unseen = ~data.holdout["family"].astype(str).isin(champion.trained_families or set())
+        if champion.trained_families is None:
+            unseen[:] = False
+        frame = data.holdout[unseen].reset_index(drop=True)
+        challenger = evaluated
+        what = f"{len(frame)} held-out rows of {frame['family'].nunique()} families neither model trained on"
+    return Ground(
+        frame,
+        predict(challenger, frame).score if len(frame) else np.array([]),
+        predict(champion.pipeline, frame).score if len(frame) else np.array([]),
+        float(challenger[-1].threshold_),
+        float(champion.pipeline[-1].threshold_),
+        what,
+        on_challenge,
+    )
+
+
+def run_gate(
+    rule: GateRule,
+    data: TrainingData,
+    evaluated: Pipeline,
+    shipped: Pipeline,
+    challenge: pd.DataFrame | None,
+    say: Say,
+) -> tuple[GateDecision, Champion | None, Ground | None]:
+    """Compare the challenger with the current champion on rows neither trained on."""
+    champion = load_champion(say)
+    if champion is None:
+        return decide(None, rule), None, None
+    if champion.pipeline is None:
+        reason = f"champion version {champion.version} {champion.problem}: not compared, it stays"
+        return GateDecision(False, reason), champion, None
     try:
-        metrics = assess(champion, data.holdout, settings, data.real_test).metrics
-        return version, {**metrics, **assess_on_challenge(champion, load_challenge(settings))}, ""
-    except Exception as exc:  # any failure to score means the champion cannot serve
-        return version, None, f"{type(exc).__name__}: {str(exc)[:200]}"
+        ground = gate_ground(rule, data, evaluated, shipped, champion, challenge)
+    except Exception as exc:  # a champion that cannot score this data with this code cannot serve
+        champion.problem = f"{type(exc).__name__}: {str(exc)[:200]}"
+        say(f"warning: champion version {champion.version} cannot score with this code ({champion.problem})")
+        reason = f"champion version {champion.version} is unusable ({champion.problem}); the challenger replaces it"
+        return GateDecision(True, reason), champion, None
+    if not len(ground) or ground.frame["label"].nunique() < 2:
+        reason = f"champion stays: no rows of both classes that neither model trained on ({ground.what})"
+        return GateDecision(False, reason), champion, ground
+    return decide(ground, rule), champion, ground
 
 
 def train(
@@ -277,6 +351,7 @@ def train(
     metrics["train_seconds"] = time.perf_counter() - started
     report_dir = Path(tempfile.mkdtemp(prefix="classifier-train-"))
     write_report(evaluated, assessment, report_dir, settings)
+    rule = gate_rule(settings, challenge)
     tracking.configure()
     with tracking.training_run("training"):
         tracking.log_params(asdict(settings))
@@ -284,24 +359,37 @@ def train(
         tracking.log_artifacts(report_dir, "evaluation")
         if params_path.exists():
             tracking.log_artifact(params_path)
-        manifest = data_manifest(training)
+        manifest = data_manifest(training, pipeline is not evaluated)
         tracking.log_dict(manifest, "data_manifest.json")
         version = tracking.log_model(pipeline, training.holdout[["title", "description", "text"]].head(5))
-    tracking.set_alias(tracking.CHALLENGER, version)
-    champion_version, champion, problem = champion_metrics(training, settings, say)
-    promoted, reason = passes_gate(metrics, champion, gate(settings, metrics))
-    if problem:
-        say(f"warning: champion version {champion_version} cannot score with this code ({problem})")
-        reason = f"champion version {champion_version} is unusable ({problem}); {reason}"
-    if promoted:
-        tracking.record_promotion(version, by="gate", reason=reason)
+        tracking.set_alias(tracking.CHALLENGER, version)
+        decision, champion, ground = run_gate(rule, training, evaluated, pipeline, challenge, say)
+        tracking.log_metrics(decision.metrics(rule))
+        gate_tags = {
+            "gate.reason": decision.reason,
+            "gate.champion_version": champion.version if champion else "none",
+        }
+        if ground is not None:
+            gate_tags["gate.ground"] = ground.what
+        tracking.set_run_tags(gate_tags)
+    tracking.record_gate(version, promoted=decision.promote, reason=decision.reason, tags=gate_tags)
+    if decision.promote:
+        tracking.record_promotion(version, by="gate", reason=decision.reason)
         export_model(pipeline, metrics, manifest, settings, version, export_dir)
     say(
-        f"model version {version}: {'champion' if promoted else 'challenger'} ({reason})"
-        + (f"; champion stays version {champion_version}" if not promoted else "")
+        f"model version {version}: {'champion' if decision.promote else 'challenger'} ({decision.reason})"
+        + (f"; champion stays version {champion.version}" if champion and not decision.promote else "")
     )
     return TrainResult(
-        pipeline, metrics, version, promoted, reason, report_dir, time.perf_counter() - started
+        pipeline,
+        metrics,
+        version,
+        decision.promote,
+        decision.reason,
+        report_dir,
+        time.perf_counter() - started,
+        decision,
+        ground,
     )
 
 

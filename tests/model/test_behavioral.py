@@ -206,7 +206,6 @@ NEGATIVES_WITH_TELEGRAM = [
         "Морская соль для ванн с лавандой, 1 кг — 2500 тг. Натуральные кристаллы соли. Доставка по "
         "Алматы, пишите @salt_example.",
         id="bath-salt-ru",
-        marks=_telegram_shortcut(0.3),
     ),
     pytest.param(
         "Вейп-шоп в Шымкенте: жидкости, одноразки, табак для кальяна. Доставка по городу, 18+. "
@@ -217,13 +216,12 @@ NEGATIVES_WITH_TELEGRAM = [
         "Обменник криптовалют: USDT, BTC на тенге по лучшему курсу. Работаем 24/7, без комиссии. "
         "Оператор @exchange_example.",
         id="crypto-exchange-ru",
-        marks=_telegram_shortcut(0.98),
+        marks=_telegram_shortcut(0.71),
     ),
     pytest.param(
         "USDT және BTC теңгеге ең жақсы бағамен айырбастау. Тәулік бойы жұмыс істейміз, комиссиясыз. "
         "Менеджер @exchange_example.",
         id="crypto-exchange-kk",
-        marks=_telegram_shortcut(0.28),
     ),
     pytest.param(
         "Новости Шымкента: на Телеграм-канале @shymkent_news_example публикуем главные события города. "
@@ -236,8 +234,7 @@ NEGATIVES_WITH_TELEGRAM = [
 MISSED: dict[str, float] = {}
 # Legitimate texts above the triage threshold (target recall 0.90 on out-of-fold scores): issue 15 owns them
 FALSE_ALARMS = {
-    "bath-salt-ru": 0.61,
-    "worried-parent-forum-ru": 0.83,
+    "bath-salt-ru": 0.59,
 }
 
 
