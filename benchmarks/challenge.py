@@ -11,6 +11,7 @@ Writes benchmarks/results/challenge.json and prints the table for the README.
 
     python benchmarks/challenge.py              # every model
     python benchmarks/challenge.py --only ours  # the models whose names start so; writes nothing
+    python benchmarks/challenge.py --params other.yaml --only ours   # another corpus or model setting
 """
 
 from __future__ import annotations
@@ -170,8 +171,10 @@ def main() -> None:
         nargs="*",
         help="measure only these models (names as in the table, by prefix); writes nothing",
     )
-    only = parser.parse_args().only
-    settings = load_settings()
+    parser.add_argument("--params", help="a params.yaml other than the project's; writes nothing")
+    args = parser.parse_args()
+    only = args.only
+    settings = load_settings(args.params)
     data = load_training_data(settings, None, lambda _: None)
     challenge = load_challenge(settings)
     if challenge is None:
@@ -189,7 +192,7 @@ def main() -> None:
     results = {name: measure(models[name], rows[name], challenge, settings) for name in chosen}
     rendered = table(results)
     print(rendered)
-    if not only:
+    if not only and not args.params:
         write_results("challenge", {"models": results, "table": rendered})
 
 

@@ -265,3 +265,38 @@ def test_family_split_keeps_mirrors_with_their_original(mirrored_corpus: Path) -
     mirrors = labels[labels["mirror_of"] != ""]
     assert {side[m] for m in mirrors["id"]} == {"train", "holdout"}  # both sides have some
     assert all(side[m] == side[o] for m, o in zip(mirrors["id"], mirrors["mirror_of"], strict=True))
+
+
+def test_a_corpus_made_by_other_settings_is_regenerated_not_reused(tmp_path: Path) -> None:
+    """A data scientist changes a corpus setting: training must not silently reuse the old corpus."""
+    from classifier.config import load_settings
+    from classifier.datasets import demo_dataset
+
+    settings = load_settings()
+    generate_corpus(tmp_path, settings.corpus, n=40, seed=2)
+    made = (tmp_path / "summary.json").read_text(encoding="utf-8")
+    said: list[str] = []
+    demo_dataset(tmp_path, settings, use_cache=False, say=said.append)
+    assert said == [] and (tmp_path / "summary.json").read_text(encoding="utf-8") == made  # current: reused
+
+    changed = replace(settings, corpus=replace(settings.corpus, written_share=0.9))
+    frame = demo_dataset(tmp_path, changed, use_cache=False, say=said.append)
+    assert said and "other corpus settings or generator files" in said[0] and "40 pages" in said[0]
+    summary = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
+    assert summary["fingerprint"] != json.loads(made)["fingerprint"]
+    assert (summary["requested_pages"], summary["seed"]) == (40, 2)  # regenerated alike: size and seed kept
+    assert frame["family"].str.startswith("written_").mean() > 0.6
+
+
+def test_a_corpus_generated_from_params_follows_their_size(tmp_path: Path) -> None:
+    from classifier.config import load_settings
+    from classifier.datasets import demo_dataset
+
+    base = load_settings()
+    small = replace(base, corpus=replace(base.corpus, n_pages=30))
+    generate_corpus(tmp_path, small.corpus)  # as `classifier demo-data` does: size from params
+    larger = replace(base, corpus=replace(base.corpus, n_pages=45))
+    said: list[str] = []
+    demo_dataset(tmp_path, larger, use_cache=False, say=said.append)
+    assert said and "45 pages" in said[0]
+    assert json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))["requested_pages"] == 45

@@ -52,7 +52,7 @@ def test_every_record_is_accounted_for(corpus: Path, tmp_path: Path, suffix: str
     legacy = merged[merged["encoding_label"] != "utf-8"]
     assert len(legacy) > 10
     assert not legacy["text"].str.contains("�|Ð|Ñ|Â", regex=True).any()
-    assert legacy["text"].str.contains("[а-яё]{4}", regex=True).all()
+    assert (legacy["text"].str.count("[А-Яа-яЁё]") >= 4).all()  # some posts are all "Н.О.В.Ы.Й"
     # language ids agree with how the page was written (mixed pages may lean either way)
     pure = merged[merged["lang_label"] != "mixed"]
     assert (pure["lang"] == pure["lang_label"]).mean() > 0.95

@@ -128,17 +128,41 @@ def test_queue_puts_violations_first_and_keeps_clusters_together(scored: dict) -
     assert (sizes == queue["cluster_size"]).all()
 
 
-def test_mirrored_pages_share_their_original_case(scored: dict) -> None:
+def _mirrors_by_identifier(scored: dict) -> dict[bool, list[bool]]:
+    """Whether each mirror shares its original's case, split by whether the shop names a contact that
+    links pages (a Telegram handle or bot, a wallet, an .onion; phones are not linked yet: issue 18)."""
     queue, labels = scored["queue"], scored["labels"]
     cluster = dict(zip(queue["id"], queue["cluster_id"], strict=True))
+    contacts = dict(zip(queue["id"], queue["contacts"].fillna("{}").map(json.loads), strict=True))
+    kinds = scored["settings"].score.link_contacts
     mirrors = labels[labels["mirror_of"].astype(str) != ""]
-    assert len(mirrors) >= 10
-    together = [cluster[m] == cluster[o] for m, o in zip(mirrors["id"], mirrors["mirror_of"], strict=True)]
-    assert sum(together) / len(together) >= 0.9
+    found: dict[bool, list[bool]] = {True: [], False: []}
+    for mirror, original in zip(mirrors["id"], mirrors["mirror_of"], strict=True):
+        linked = any(contacts[original].get(kind) for kind in kinds)
+        found[linked].append(cluster[mirror] == cluster[original])
+    return found
+
+
+def test_mirrored_pages_share_their_original_case(scored: dict) -> None:
+    queue, labels = scored["queue"], scored["labels"]
+    linked = _mirrors_by_identifier(scored)[True]
+    assert len(linked) >= 10
+    assert sum(linked) / len(linked) >= 0.95
     # and a cluster is one shop, not a topic: members come from one template family
     families = queue.merge(labels[["id", "family"]], on="id").groupby("cluster_id")["family"].nunique()
     # (the demo's fake handles are drawn from a small pool, so a few unrelated pages share one)
     assert (families == 1).mean() >= 0.85
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a short post whose only contact is a phone, re-posted inside other sites' boilerplate, is "
+    "neither near-identical nor linked: phones become identifiers with issue 18's shop bank",
+)
+def test_mirrors_known_only_by_a_phone_or_their_text_share_their_original_case(scored: dict) -> None:
+    unlinked = _mirrors_by_identifier(scored)[False]
+    assert len(unlinked) >= 5
+    assert sum(unlinked) / len(unlinked) >= 0.9
 
 
 def test_evidence_names_words_of_the_page_with_their_sentence(scored: dict) -> None:

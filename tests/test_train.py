@@ -65,6 +65,7 @@ def trained(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory):
             "aliases": aliases,
             "versions": versions,
             "runs": runs,
+            "uri": uri,
             "champion": champion,
             "root": root,
             "say": say,
@@ -243,7 +244,41 @@ def test_evaluate_command(
         "category_probability",
     ]
     assert (out / "pr_curve.png").exists()
-    assert "average_precision" in capsys.readouterr().out
+    said = capsys.readouterr().out
+    assert "average_precision" in said
+    # the exported champion learned from every family of this corpus: evaluate says so, with a count
+    rows = len(predictions)
+    assert f"warning: {rows} of {rows} rows" in said and "families the model trained on" in said
+    assert metrics["rows_from_training_families"] == rows
+    client = MlflowClient(tracking_uri=trained["uri"])
+    runs = client.search_runs([client.get_experiment_by_name("evaluation").experiment_id], max_results=1)
+    assert runs[0].data.metrics["average_precision"] == pytest.approx(metrics["average_precision"])
+
+
+def test_promote_by_hand_writes_the_versions_own_card_and_keeps_the_chain(
+    trained: dict, tmp_path: Path
+) -> None:
+    """Version 1 was trained with C=0.0001; today's params say otherwise. (It moves the champion alias
+    to version 3: tests above this one read the aliases as the gate left them.)"""
+    client = MlflowClient(tracking_uri=trained["uri"])
+    gate_tags = dict(trained["versions"]["3"].tags)
+    out = tmp_path / "export"
+    assert main(["promote", "1", "--by", "analyst", "--reason", "rollback drill", "--out", str(out)]) == 0
+    card = json.loads((out / "model_card.json").read_text())
+    assert card["version"] == "1" and card["model"]["C"] == 0.0001  # its run's settings, not params.yaml
+    assert card["data"]["counts"]["train"]["rows"] > 0  # its run's manifest
+    assert card["metrics"]["average_precision"] == pytest.approx(
+        trained["worse"].metrics["average_precision"]
+    )
+    assert main(["promote", "3", "--by", "analyst", "--out", str(out)]) == 0
+    kept = client.get_model_version(tracking.MODEL_NAME, "3").tags
+    assert {k: v for k, v in kept.items() if k.startswith("gate.")} == {
+        k: v for k, v in gate_tags.items() if k.startswith("gate.")
+    }
+    assert kept["replaced_champion"] == "1" and kept["promoted_by"] == "analyst"
+    model = client.get_registered_model(tracking.MODEL_NAME)
+    assert model.tags["champion_history"] == "3,1,2,1"
+    assert model.aliases["champion"] == "3"
 
 
 def test_real_negatives_loader(tmp_path: Path) -> None:

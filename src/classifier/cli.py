@@ -222,17 +222,27 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_promote(args: argparse.Namespace) -> int:
     from classifier import tracking
+    from classifier.config import settings_from_dict
     from classifier.train import EXPORT_DIR, export_model
 
     tracking.configure()
     reason = args.reason or "promoted by hand"
+    # the card describes the promoted version as its run logged it, not today's params.yaml
+    logged = tracking.version_artifact_dict(args.version, "settings.json")
+    try:
+        if not logged:
+            raise ValueError("its run logged no settings.json")
+        settings = settings_from_dict(logged)
+    except (ValueError, TypeError) as exc:  # none logged, or by code with other settings
+        settings = _settings(args)
+        print(f"warning: version {args.version}: {exc}; the model card shows today's params")
+    manifest = tracking.version_manifest(args.version) or {"sources": ["not logged by the version's run"]}
     tracking.record_promotion(args.version, by=args.by, reason=reason)
     pipeline = tracking.load_model(tracking.model_uri(tracking.CHAMPION))
     metrics = tracking.version_metrics(args.version)
-    export_model(
-        pipeline, metrics, {"sources": ["see the MLflow run"]}, _settings(args), args.version, EXPORT_DIR
-    )
-    print(f"version {args.version} is now the champion ({reason}); exported to {EXPORT_DIR}")
+    out = Path(args.out) if args.out else EXPORT_DIR
+    export_model(pipeline, metrics, manifest, settings, args.version, out)
+    print(f"version {args.version} is now the champion ({reason}); exported to {out}")
     return 0
 
 
@@ -458,6 +468,7 @@ def build_parser() -> argparse.ArgumentParser:
     promote.add_argument("version")
     promote.add_argument("--by", default="cli", help="who decides (recorded on the version)")
     promote.add_argument("--reason", default=None)
+    promote.add_argument("--out", default=None, help="export folder (default models/drug-ad-classifier)")
     promote.set_defaults(func=cmd_promote)
 
     score = commands.add_parser("score", help="score inputs into a ranked queue file and the case store")

@@ -25,7 +25,7 @@ SHARED_REAL_DATA = PROJECT_ROOT.parent / "shared" / "data" / "real"
 
 @dataclass(frozen=True)
 class CorpusSettings:
-    n_pages: int = 4000
+    n_pages: int = 5000
     seed: int = 42
     positive_share: float = 0.45
     category_shares: dict[str, float] = field(
@@ -36,12 +36,13 @@ class CorpusSettings:
     obfuscated_share: float = 0.33
     negative_obfuscated_share: float = 0.33  # legitimate pages carry disguises too (no shortcut)
     malformed_share: float = 0.08
-    negative_contact_share: float = 0.5  # negatives that give a Telegram handle, bot or phone
+    negative_contact_share: float = 0.9  # negatives that give a Telegram handle, bot or phone
     positive_phone_share: float = 0.5  # positives that give a phone (WhatsApp) besides their contacts
     negative_emoji_share: float = 0.3  # negatives whose lines start with emoji, as real posts' do
-    negative_short_share: float = 0.6  # template negatives cut to their first one or two blocks
-    negative_telegram_share: float = 0.15  # template negatives posted as a Telegram channel's post
-    written_share: float = 0.4  # pages that are a hand-written text (corpus/written/) instead of a template
+    negative_short_share: float = 0.85  # template negatives cut to their first one or two blocks
+    negative_telegram_share: float = 0.35  # template negatives posted as a Telegram channel's post
+    written_negative_short_share: float = 0.4  # written negatives cut to their first lines (a teaser)
+    written_share: float = 0.66  # pages that are a hand-written text (corpus/written/) instead of a template
     mirror_share: float = 0.08  # positive pages re-posted on 1-3 mirror sites with the same text and contacts
     encoding_shares: dict[str, float] = field(
         default_factory=lambda: {"utf-8": 0.7, "windows-1251": 0.2, "koi8-r": 0.1}
@@ -231,4 +232,9 @@ def load_settings(path: Path | str | None = None) -> Settings:
     unknown = set(raw) - set(SECTIONS)
     if unknown:
         raise ValueError(f"{path}: unknown sections {sorted(unknown)}; known: {sorted(SECTIONS)}")
+    return settings_from_dict(raw)
+
+
+def settings_from_dict(raw: dict[str, Any]) -> Settings:
+    """Settings from their sections as plain data (params.yaml, or ``settings.json`` a run logged)."""
     return Settings(**{name: _build(cls, raw.get(name) or {}, name) for name, cls in SECTIONS.items()})

@@ -9,21 +9,26 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 
 from classifier.config import EXTRACT_CACHE, SHARED_REAL_DATA, Settings
-from classifier.corpus.generator import generate_corpus
+from classifier.corpus.generator import ensure_corpus
 from classifier.extract import extract_document, extract_documents
 from classifier.ingest import iter_records, record_from_row
 
 
-def demo_dataset(demo_dir: Path, settings: Settings, use_cache: bool = True) -> pd.DataFrame:
-    """The demo corpus as labelled documents, without mirror copies; generated first when ``demo_dir`` has none."""
+def demo_dataset(
+    demo_dir: Path, settings: Settings, use_cache: bool = True, say: Callable[[str], None] = print
+) -> pd.DataFrame:
+    """The demo corpus as labelled documents, without mirror copies. Generated first when ``demo_dir``
+    has none, and again when other settings or generator files made it (``ensure_corpus``)."""
+    done = ensure_corpus(demo_dir, settings.corpus)
+    if done:
+        say(done)
     warc, labels_path = demo_dir / "pages.warc.gz", demo_dir / "labels.csv"
-    if not warc.exists() or not labels_path.exists():
-        generate_corpus(demo_dir, settings.corpus)
     records = iter_records([warc], settings.ingest)
     docs = pd.DataFrame(
         extract_documents(

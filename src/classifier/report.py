@@ -163,9 +163,44 @@ def labelled_documents(paths: list[Path], settings: Settings) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def evaluate_model(reference: str, paths: list[Path], out_dir: Path, settings: Settings) -> dict[str, float]:
+def training_families(reference: str) -> set[str] | None:
+    """The families a model learned from (its data manifest), or None when it does not list them."""
+    from classifier import tracking
+
+    path = Path(reference)
+    if path.exists():
+        card = (path if path.is_dir() else path.parent) / "model_card.json"
+        try:
+            families = json.loads(card.read_text(encoding="utf-8"))["data"].get("trained_families")
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None
+    else:
+        name, version = tracking.resolve_model_uri(reference)
+        families = tracking.version_manifest(version, name).get("trained_families") if name else None
+    return set(families) if families is not None else None
+
+
+def _overlap(documents: pd.DataFrame, trained: set[str] | None, say) -> dict[str, float]:
+    """Rows whose family (duplicate group, for expert rows) the model trained on: optimistic metrics."""
+    if trained is None:
+        say("note: the model lists no training families; how much of this data it saw is unknown")
+        return {}
+    seen = documents["family"].astype(str).isin(trained)
+    if seen.any():
+        families = documents.loc[seen, "family"].nunique()
+        say(
+            f"warning: {int(seen.sum())} of {len(documents)} rows ({families} families) come from families "
+            "the model trained on: metrics on them are optimistic"
+        )
+    return {"rows_from_training_families": float(seen.sum())}
+
+
+def evaluate_model(
+    reference: str, paths: list[Path], out_dir: Path, settings: Settings, say=print
+) -> dict[str, float]:
     """`classifier evaluate`: metrics, predictions and plots of a model on labelled data, and its metrics
-    on the challenge set (``challenge.``)."""
+    on the challenge set (``challenge.``), logged as a run of the MLflow experiment ``evaluation``."""
+    from classifier import tracking
     from classifier.challenge import assess_on_challenge, load_challenge
     from classifier.datasets import real_negatives
 
@@ -174,5 +209,22 @@ def evaluate_model(reference: str, paths: list[Path], out_dir: Path, settings: S
     real_test = real_negatives("test") if settings.train.real_negatives != "never" else None
     assessment = assess(pipeline, documents, settings, real_test)
     assessment.metrics.update(assess_on_challenge(pipeline, load_challenge(settings)))
+    assessment.metrics.update(_overlap(documents, training_families(reference), say))
     write_report(pipeline, assessment, out_dir, settings)
+    tracking.configure()
+    with tracking.training_run("evaluation", tags={"model": reference}):
+        tracking.log_params({"model": reference, "data": [str(p) for p in paths]})
+        tracking.log_metrics(assessment.metrics)
+        tracking.log_artifacts(out_dir, "evaluation")
+        tracking.log_dict({"files": _data_hashes(paths), "rows": len(documents)}, "data_manifest.json")
     return assessment.metrics
+
+
+def _data_hashes(paths: list[Path]) -> dict[str, str]:
+    """SHA-256 of every input file (of a corpus folder: its WARC and labels)."""
+    from classifier.model_trust import file_sha256
+
+    files = [f for p in paths for f in (sorted(p.glob("*.*")) if p.is_dir() else [p]) if f.is_file()]
+    return {
+        str(f): file_sha256(f) for f in files if f.suffix in (".gz", ".csv", ".jsonl", ".parquet", ".json")
+    }

@@ -300,22 +300,34 @@ def record_promotion(version: str, *, by: str, reason: str, name: str = MODEL_NA
     }
     # The audit trail first and the alias last: a failure part-way must not leave an unexplained
     # champion behind.
+    if previous != version:  # re-promoting the champion keeps the rollback target it had
+        tags["replaced_champion"] = previous or "none"
     for key, value in tags.items():
         client.set_model_version_tag(name, version, key, value)
-    if previous != version:  # re-promoting the champion keeps the rollback target it had
+    if previous != version:
         client.set_registered_model_tag(name, "previous_champion", previous or "none")
+        # the whole chain, newest first: which versions served, in order (rollbacks included)
+        history = client.get_registered_model(name).tags.get("champion_history", "")
+        client.set_registered_model_tag(
+            name, "champion_history", ",".join(filter(None, [version, history]))[:5000]
+        )
     client.set_registered_model_alias(name, CHAMPION, version)
 
 
-def version_manifest(version: str, name: str = MODEL_NAME) -> dict[str, Any]:
-    """The ``data_manifest.json`` the run of a model version logged; empty when it has none."""
+def version_artifact_dict(version: str, artifact: str, name: str = MODEL_NAME) -> dict[str, Any]:
+    """A JSON artifact the run of a model version logged; empty when it has none."""
     run_id = MlflowClient().get_model_version(name, str(version)).run_id
     if not run_id:
         return {}
     try:
-        return mlflow.artifacts.load_dict(f"runs:/{run_id}/data_manifest.json")
-    except MlflowException:
+        return mlflow.artifacts.load_dict(f"runs:/{run_id}/{artifact}")
+    except (MlflowException, OSError, ValueError):
         return {}
+
+
+def version_manifest(version: str, name: str = MODEL_NAME) -> dict[str, Any]:
+    """The ``data_manifest.json`` of a model version's run: data hashes, counts, families."""
+    return version_artifact_dict(version, "data_manifest.json", name)
 
 
 def record_gate(

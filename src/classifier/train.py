@@ -355,6 +355,7 @@ def train(
     tracking.configure()
     with tracking.training_run("training"):
         tracking.log_params(asdict(settings))
+        tracking.log_dict(asdict(settings), "settings.json")  # what `classifier promote` writes the card from
         tracking.log_metrics(metrics)
         tracking.log_artifacts(report_dir, "evaluation")
         if params_path.exists():

@@ -216,7 +216,6 @@ NEGATIVES_WITH_TELEGRAM = [
         "Обменник криптовалют: USDT, BTC на тенге по лучшему курсу. Работаем 24/7, без комиссии. "
         "Оператор @exchange_example.",
         id="crypto-exchange-ru",
-        marks=_telegram_shortcut(0.71),
     ),
     pytest.param(
         "USDT және BTC теңгеге ең жақсы бағамен айырбастау. Тәулік бойы жұмыс істейміз, комиссиясыз. "
@@ -234,7 +233,7 @@ NEGATIVES_WITH_TELEGRAM = [
 MISSED: dict[str, float] = {}
 # Legitimate texts above the triage threshold (target recall 0.90 on out-of-fold scores): issue 15 owns them
 FALSE_ALARMS = {
-    "bath-salt-ru": 0.59,
+    "worried-parent-forum-ru": 0.28,
 }
 
 
@@ -320,8 +319,7 @@ def _handle_variants(template: str) -> list[str]:
 
 
 CITY_MOVES = {
-    "short-offer-kk": "0.70-0.92 across the three cities",
-    "short-offer-ru": "0.68-0.91 across the three cities",
+    "short-offer-kk": "0.34-0.60 across the three cities",
 }
 
 
@@ -423,7 +421,7 @@ DISGUISES = {
 }
 
 
-DISGUISE_GAPS = {"spaced-letters-ru": "clean 0.85, spaced 0.46"}
+DISGUISE_GAPS = {"spaced-letters-ru": "clean 0.92, spaced 0.50"}
 
 
 @pytest.mark.parametrize(("clean", "disguised"), _cases(DISGUISES, DISGUISE_GAPS, _moves("disguise")))

@@ -15,12 +15,13 @@ encoding, sometimes with a marked title or a line about the move, fetched a few 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import random
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,7 @@ LABEL_COLUMNS = (
 )
 _START = datetime(2025, 1, 1, tzinfo=UTC)
 _IMAGE_EVERY = 150  # a crawl also brings back images: ingestion must count and skip them
+_FINGERPRINTED = (".py", ".yaml", ".yml", ".json", ".jsonl", ".txt")  # what a corpus is made from
 _TINY_JPEG = bytes.fromhex("ffd8ffe000104a46494600010100000100010000ffd9")
 
 
@@ -209,6 +211,10 @@ def make_page(
         text = written.deal()  # contacts, emoji and disguise as its author wrote them
         family, title, blocks = text.family, text.title, list(text.blocks)
         kinds = [BY_AUTHOR] if text.disguised else []
+        if not family.label and len(blocks) > 2 and rng.random() < settings.written_negative_short_share:
+            # a preview, as feeds show long posts: the opening and the last line (where contacts sit);
+            # else shortness alone would tell sellers' posts (tests/test_shortcut_audit.py)
+            blocks = [*blocks[: rng.randint(1, 2)], blocks[-1]]
     else:
         family, title, blocks = _template_text(rng, families, settings)
     label = family.label
@@ -360,10 +366,54 @@ def _write_exchange(writer: WARCWriter, url: str, date: str, body: bytes, http: 
     )
 
 
+def corpus_fingerprint(settings: CorpusSettings, n: int | None = None, seed: int | None = None) -> str:
+    """What a generated corpus depends on: the settings, the size and seed, and every file of this
+    package (generator code, families, vocabulary, written texts). Kept in ``summary.json``, so that a
+    corpus on disk that no longer matches is regenerated instead of silently reused."""
+    digest = hashlib.sha256()
+    n = settings.n_pages if n is None else n
+    seed = settings.seed if seed is None else seed
+    chosen = asdict(replace(settings, n_pages=n, seed=seed))
+    digest.update(json.dumps(chosen, sort_keys=True, default=str).encode())
+    package = Path(__file__).parent
+    for path in sorted(package.rglob("*")):
+        if path.is_file() and path.suffix in _FINGERPRINTED:
+            digest.update(path.relative_to(package).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _wanted_size(summary: dict, settings: CorpusSettings) -> tuple[int, int]:
+    """(pages, seed) the corpus should have: params' when it was generated from them, else as asked."""
+    if summary.get("size_from_params", True):
+        return settings.n_pages, settings.seed
+    return int(summary["requested_pages"]), int(summary["seed"])
+
+
+def ensure_corpus(out_dir: Path, settings: CorpusSettings) -> str:
+    """Generate the corpus in ``out_dir`` unless the one there was made by these settings and this
+    code (at the size it was asked for: params' size, or an explicit ``n``/``seed``); returns what was
+    done, empty when the corpus was current."""
+    try:
+        summary = json.loads((out_dir / "summary.json").read_text(encoding="utf-8"))
+        n, seed = _wanted_size(summary, settings)
+        files = all((out_dir / name).exists() for name in ("pages.warc.gz", "labels.csv"))
+        if files and summary.get("fingerprint") == corpus_fingerprint(settings, n, seed):
+            return ""
+        why = "made by other corpus settings or generator files"
+    except (OSError, ValueError, KeyError, TypeError):
+        n, seed, why = settings.n_pages, settings.seed, "no corpus yet"
+    explicit = (n, seed) != (settings.n_pages, settings.seed)
+    generate_corpus(out_dir, settings, n if explicit else None, seed if explicit else None)
+    return f"demo corpus in {out_dir}: {why}; generated it ({n} pages, seed {seed})"
+
+
 def generate_corpus(
     out_dir: Path, settings: CorpusSettings, n: int | None = None, seed: int | None = None
 ) -> dict:
     """Write ``pages.warc.gz``, ``labels.csv`` and ``summary.json`` to ``out_dir``; return the summary."""
+    fingerprint = corpus_fingerprint(settings, n, seed)
+    from_params = n is None and seed is None
     n = settings.n_pages if n is None else n
     seed = settings.seed if seed is None else seed
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -386,7 +436,8 @@ def generate_corpus(
         table = csv.DictWriter(handle, fieldnames=LABEL_COLUMNS)
         table.writeheader()
         table.writerows(rows)
-    summary = summarise(rows)
+    summary = {**summarise(rows), "requested_pages": n, "seed": seed, "size_from_params": from_params}
+    summary["fingerprint"] = fingerprint
     (out_dir / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
     return summary
 
