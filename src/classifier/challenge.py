@@ -16,7 +16,7 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from classifier.config import DATA_DIR, Settings
-from classifier.evaluate import binary_metrics, false_positive_rate, slice_metrics
+from classifier.evaluate import binary_metrics, hard_negative_fpr, slice_metrics
 from classifier.extract import extract_document
 from classifier.ingest import record_from_row
 from classifier.model import predict
@@ -58,8 +58,7 @@ def challenge_metrics(frame: pd.DataFrame, scores: np.ndarray, threshold: float)
     scored = frame.assign(score=np.asarray(scores, dtype=float))
     y, s = scored["label"].to_numpy(dtype=int), scored["score"].to_numpy()
     metrics = binary_metrics(y, s, threshold, k=int(y.sum()))
-    hard = scored[(scored["label"] == 0) & scored["hard_negative"].astype(bool)]
-    metrics["hard_negative_fpr"] = false_positive_rate(hard["label"], hard["score"], threshold)
+    metrics["hard_negative_fpr"] = hard_negative_fpr(scored, s, threshold)
     disguised = scored[(scored["label"] == 1) & scored["disguised"].astype(bool)]
     metrics["disguised_recall"] = (
         float((disguised["score"] >= threshold).mean()) if len(disguised) else np.nan

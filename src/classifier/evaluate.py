@@ -110,6 +110,13 @@ def false_positive_rate(y_true: ArrayLike, scores: ArrayLike, threshold: float) 
     return _operating_point(*_as_arrays(y_true, scores), threshold)["false_positive_rate"]
 
 
+def hard_negative_fpr(frame: pd.DataFrame, scores: ArrayLike, threshold: float) -> float:
+    """False-positive rate among the hard negatives (label 0, ``hard_negative``) of ``frame``."""
+    y = frame["label"].to_numpy(dtype=int)
+    hard = (y == 0) & frame["hard_negative"].astype(bool).to_numpy()
+    return false_positive_rate(y[hard], np.asarray(scores, dtype=float)[hard], threshold)
+
+
 def calibration_table(y_true: ArrayLike, scores: ArrayLike, bins: int = 10) -> pd.DataFrame:
     """One row per non-empty equal-width score bin on [0, 1]: bin, mean_score, positive_rate, count."""
     if bins < 1:

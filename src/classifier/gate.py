@@ -20,7 +20,7 @@ import pandas as pd
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from classifier.challenge import challenge_metrics
-from classifier.evaluate import binary_metrics, false_positive_rate
+from classifier.evaluate import binary_metrics, hard_negative_fpr
 
 CHALLENGE = "challenge."
 # metrics the bootstrap can recompute from scores; others are compared as measured
@@ -75,10 +75,8 @@ class Ground:
 
 def heldout_metrics(frame: pd.DataFrame, scores: np.ndarray, threshold: float) -> dict[str, float]:
     """Held-out metrics (unprefixed names) of one model on ground rows."""
-    y = frame["label"].to_numpy(dtype=int)
-    metrics = binary_metrics(y, scores, threshold)
-    hard = (y == 0) & frame["hard_negative"].astype(bool).to_numpy()
-    metrics["hard_negative_fpr"] = false_positive_rate(y[hard], np.asarray(scores)[hard], threshold)
+    metrics = binary_metrics(frame["label"].to_numpy(dtype=int), scores, threshold)
+    metrics["hard_negative_fpr"] = hard_negative_fpr(frame, scores, threshold)
     return metrics
 
 

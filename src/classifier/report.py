@@ -18,7 +18,13 @@ from sklearn.pipeline import Pipeline
 
 from classifier.config import ScoreSettings, Settings
 from classifier.corpus.obfuscate import obfuscate
-from classifier.evaluate import binary_metrics, error_analysis, false_positive_rate, plot_all, slice_metrics
+from classifier.evaluate import (
+    binary_metrics,
+    error_analysis,
+    hard_negative_fpr,
+    plot_all,
+    slice_metrics,
+)
 from classifier.model import explain, predict
 
 SLICES = ("lang_slice", "category", "layout", "kind")
@@ -58,8 +64,7 @@ def assess(
     for column in SLICES:
         if column in scored and scored[column].nunique() > 1:
             metrics.update(slice_metrics(scored, column, threshold, prefix=column.removesuffix("_slice")))
-    hard = scored[(scored["label"] == 0) & scored["hard_negative"].astype(bool)]
-    metrics["hard_negative_fpr"] = false_positive_rate(hard["label"], hard["score"], threshold)
+    metrics["hard_negative_fpr"] = hard_negative_fpr(scored, scored["score"], threshold)
     metrics.update(_category_accuracy(scored))
     metrics.update(robustness(pipeline, scored, settings, rng_seed))
     if real_test is not None and len(real_test):

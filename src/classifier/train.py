@@ -280,10 +280,11 @@ def gate_ground(
     if on_challenge:
         frame, challenger, what = challenge, shipped, f"the challenge set ({len(challenge)} texts)"
     else:
-        unseen = ~data.holdout["family"].astype(str).isin(champion.trained_families or set())
-        if champion.trained_families is None:
-            unseen[:] = False
-        frame = data.holdout[unseen].reset_index(drop=True)
+        if champion.trained_families is None:  # unknown: no held-out row is known to be unseen
+            frame = data.holdout.iloc[:0]
+        else:
+            frame = data.holdout[~data.holdout["family"].astype(str).isin(champion.trained_families)]
+        frame = frame.reset_index(drop=True)
         challenger = evaluated
         what = f"{len(frame)} held-out rows of {frame['family'].nunique()} families neither model trained on"
     return Ground(
