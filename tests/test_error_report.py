@@ -15,7 +15,7 @@ from classifier.error_report import (
     slice_table,
 )
 from classifier.evaluate import binary_metrics, calibration_table
-from classifier.model import Evidence
+from classifier.explanations import Evidence
 
 
 def _scored() -> pd.DataFrame:

@@ -39,6 +39,7 @@ from hypothesis import strategies as st
 from classifier.config import ExtractSettings, IngestSettings, ModelSettings
 from classifier.contacts import CONTACT_FIELDS, PATTERNS, find_contacts
 from classifier.decoding import charset_from_content_type, decode_html
+from classifier.explanations import explain_scores, predict_and_explain
 from classifier.extract import DOCUMENT_FIELDS, MAX_LINKS, extract_document, extract_documents
 from classifier.features import META_FEATURES, DocumentPreparer, SubwordVectorizer, tokenize
 from classifier.ingest import (
@@ -50,7 +51,7 @@ from classifier.ingest import (
     record_from_row,
     record_id,
 )
-from classifier.model import build_pipeline, fit_pipeline, predict, predict_and_explain
+from classifier.model import build_pipeline, fit_pipeline, predict
 from classifier.normalize import (
     detect_language,
     emoji_to_tokens,
@@ -1049,4 +1050,10 @@ def test_model_gives_finite_probabilities(small_models: dict[str, Any], name: st
     assert np.array_equal(prediction.score, proba[:, 1])
     explained = predict_and_explain(model, documents, top_k=3)
     for evidence in explained.evidence:
-        assert all(math.isfinite(e.weight) and e.weight > 0 and isinstance(e.sentence, str) for e in evidence)
+        assert all(
+            math.isfinite(e.weight) and e.weight != 0 and isinstance(e.sentence, str) for e in evidence
+        )
+        assert len(evidence) <= 6
+    for explanation, score in zip(explain_scores(model, documents), prediction.score, strict=True):
+        if explanation.units == "log-odds" and 1e-6 < score < 1 - 1e-6:  # the parts add up to the score
+            assert explanation.total == pytest.approx(math.log(score / (1 - score)), abs=1e-6)

@@ -12,14 +12,13 @@ from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
 from classifier.config import ModelSettings
+from classifier.explanations import Evidence, explain
 from classifier.features import tokenize
 from classifier.model import (
     CATEGORIES,
     MIN_BOOSTED_ROWS,
-    Evidence,
     ScoringHead,
     build_pipeline,
-    explain,
     fit_pipeline,
     load_model_file,
     make_estimator,
@@ -272,9 +271,20 @@ def test_out_of_fold_scores_cover_every_training_document(fitted: Pipeline) -> N
 def test_predict_returns_scores_labels_and_categories(fitted: Pipeline) -> None:
     result = predict(fitted, PROBES)
     np.testing.assert_allclose(result.score, scores(fitted, PROBES))
-    assert set(result.category) <= set(CATEGORIES)
+    flagged = result.label == 1
+    assert flagged.any() and not flagged.all()
+    assert set(result.category[flagged]) <= set(CATEGORIES)
     assert ((result.category_probability > 0) & (result.category_probability <= 1)).all()
     assert result.score[0] > result.score[1]
+
+
+def test_a_page_under_the_threshold_gets_no_category(fitted: Pipeline) -> None:
+    """A category is a claim about a violation: under the threshold it is "none", with 1 - score."""
+    result = predict(fitted, PROBES)
+    below = result.label == 0
+    assert below.any()
+    assert set(result.category[below]) == {"none"}
+    np.testing.assert_allclose(result.category_probability[below], 1 - result.score[below])
 
 
 def test_category_head_tells_recruitment_from_sale(fitted: Pipeline) -> None:
@@ -291,8 +301,9 @@ def test_category_head_tells_recruitment_from_sale(fitted: Pipeline) -> None:
 
 def test_without_categories_the_head_defaults_to_sale() -> None:
     result = predict(fit_small(with_categories=False), PROBES)
-    assert list(result.category) == ["sale", "sale"]
-    assert np.isnan(result.category_probability).all()
+    assert list(result.label) == [1, 0]
+    assert list(result.category) == ["sale", "none"]
+    assert np.isnan(result.category_probability[0])
 
 
 # -- estimators and calibrations --------------------------------------------------------------------
@@ -322,7 +333,7 @@ def test_unknown_calibration_is_refused() -> None:
 
 
 # -- explanations -----------------------------------------------------------------------------------
-def test_explain_returns_positive_evidence_found_in_the_document(fitted: Pipeline) -> None:
+def test_explain_gives_reasons_for_then_against_found_in_the_document(fitted: Pipeline) -> None:
     documents = pd.DataFrame(
         {
             "text": [
@@ -334,22 +345,28 @@ def test_explain_returns_positive_evidence_found_in_the_document(fitted: Pipelin
     evidence = explain(fitted, documents, top_k=3)
     assert len(evidence) == 2
     ad = evidence[0]
-    assert 1 <= len(ad) <= 3
-    weights = [e.weight for e in ad]
-    assert all(w > 0 for w in weights)
+    reasons_for = [e for e in ad if e.weight > 0]
+    assert 1 <= len(reasons_for) <= 3 and ad[: len(reasons_for)] == reasons_for  # for first, then against
+    weights = [e.weight for e in reasons_for]
     assert weights == sorted(weights, reverse=True)
+    against = [e.weight for e in ad[len(reasons_for) :]]
+    assert all(w < 0 for w in against) and against == sorted(against) and len(against) <= 3
     raw = documents.loc[0, "text"]
     tokens = tokenize(normalize_text(raw))
     for item in ad:
         assert isinstance(item, Evidence)
+        keys = {"term", "weight", "sentence"} | ({"cue"} if item.cue else set())
+        assert set(item.as_dict()) == keys | ({"kind"} if item.kind != "word" else set())
+        if item.kind == "page":  # a page signal ("цены: 1") has no sentence of its own
+            assert not item.sentence and item.cue == "страница"
+            continue
         assert item.sentence and item.sentence in raw
         if item.cue:  # a cue is named as written ("15000 тг"), which may span words
             assert item.term in normalize_text(raw) and item.term in normalize_text(item.sentence)
         else:
             assert item.term in tokens and item.term in tokenize(normalize_text(item.sentence))
-        assert set(item.as_dict()) == {"term", "weight", "sentence"} | ({"cue"} if item.cue else set())
-    assert {"меф", "закладки", "_tg_"} & {e.term for e in ad}
-    assert all(len(found) <= 3 for found in evidence)
+    assert {"меф", "закладки", "_tg_"} & {e.term for e in reasons_for}
+    assert all(len(found) <= 6 for found in evidence)
 
 
 def test_explain_points_to_the_sentence_with_the_term(fitted: Pipeline) -> None:

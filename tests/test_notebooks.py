@@ -46,8 +46,32 @@ def test_notebook_runs_and_its_check_passes(
     )
     notebook.cells.insert(index + 1, nbformat.v4.new_code_cell(overrides))
     monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
-    monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.delenv("MPLBACKEND", raising=False)  # the kernel's inline backend: figures become outputs
     client = NotebookClient(
         notebook, timeout=1800, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
     )
     client.execute()
+    store = "sqlite:///" + str(tmp_path / "mlflow.db")
+    if (tmp_path / "mlflow.db").exists():  # notebooks that log: their own registered model only
+        from mlflow import MlflowClient
+
+        client = MlflowClient(tracking_uri=store, registry_uri=store)  # not a registry earlier tests set
+        names = {m.name for m in client.search_registered_models()}
+        assert "drug-ad-classifier" not in names, names
+        if path.stem in ("02_train_compare", "04_retrain_from_decisions"):
+            assert names == {"notebook-drug-ad-classifier"}, names
+    figures = [
+        output
+        for cell in notebook.cells
+        for output in cell.get("outputs", [])
+        if "image/png" in output.get("data", {})
+    ]
+    if path.stem in ("02_train_compare", "03_error_analysis"):  # their plots render as images
+        assert figures, f"{path.name} rendered no figure"
+    printed = "".join(
+        output.get("text", "")
+        for cell in notebook.cells
+        for output in cell.get("outputs", [])
+        if output.get("output_type") == "stream"
+    )
+    assert "it/s]" not in printed and "Downloading artifacts" not in printed, "progress bars in the outputs"

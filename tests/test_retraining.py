@@ -181,6 +181,8 @@ def test_expert_decisions_retrain_the_model(tmp_path: Path, monkeypatch: pytest.
             tracking.configure(tracking.default_tracking_uri())
 
     assert str(labels) in manifest["sources"]
+    hashed = manifest["files"]  # every input by content: the expert table, the corpus and its labels
+    assert len(hashed[str(labels)]) == 64 and any(name.endswith("labels.csv") for name in hashed)
     # The champion learned from every demo family (the shipped model is refitted on all of them), so
     # the gate judges both models only on the expert families the hold-out takes, which it never saw.
     trained_by_champion = set(champion_manifest["trained_families"])

@@ -172,7 +172,10 @@ def test_evidence_names_words_of_the_page_with_their_sentence(scored: dict) -> N
     for evidence in positives["evidence"]:
         items = json.loads(evidence)
         assert items, "a flagged page must say why"
-        assert all(item["weight"] > 0 and item["term"] for item in items)
+        assert all(item["weight"] != 0 and item["term"] for item in items)
+        assert items[0]["weight"] > 0  # reasons for first, then reasons against
+        weights = [item["weight"] for item in items]
+        assert weights == sorted(weights, key=lambda w: (w < 0, -abs(w)))
         assert any(item["sentence"] for item in items)
 
 

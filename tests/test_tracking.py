@@ -13,14 +13,14 @@ import numpy as np
 import pandas as pd
 import pytest
 from mlflow import MlflowClient
-from sklearn.compose import ColumnTransformer
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from classifier import tracking
-from classifier.config import PROJECT_ROOT
+from classifier.config import PROJECT_ROOT, ModelSettings
+from classifier.mlflow_model import OUTPUT_COLUMNS
+from classifier.model import build_pipeline, fit_pipeline
 
 POSITIVE = [
     "закладки мефедрон телеграм бот",
@@ -57,9 +57,8 @@ def frame() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def pipeline(frame: pd.DataFrame) -> Pipeline:
-    features = ColumnTransformer([("tfidf", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4)), "text")])
-    model = Pipeline([("features", features), ("classifier", LogisticRegression(C=10.0))])
-    return model.fit(frame.drop(columns="label"), frame["label"])
+    settings = ModelSettings(min_df=1, folds=3, C=10.0)
+    return fit_pipeline(build_pipeline(settings), frame.drop(columns="label"), frame["label"])
 
 
 @pytest.fixture()
@@ -136,6 +135,7 @@ def test_training_run_tags_and_keeps_artifacts_beside_the_database(store: Path) 
     assert run.info.run_name == "first"
     assert tags["purpose"] == "test"
     assert tags["git_commit"]
+    assert tags["git_dirty"] in ("true", "false")  # a run from edited code says so
     assert tags["mlflow_version"] == mlflow.__version__
     assert {"sklearn_version", "pandas_version", "python_version"} <= set(tags)
     experiment = MlflowClient().get_experiment(run.info.experiment_id)
@@ -203,8 +203,28 @@ def test_log_model_registers_new_versions_with_signature(
     assert log_version(pipeline, documents, {"roc_auc": 0.9}) == "1"
     assert log_version(pipeline, documents, {"roc_auc": 0.95}) == "2"
     info = mlflow.models.get_model_info(f"models:/{tracking.MODEL_NAME}/2")
-    assert info.signature.inputs.input_names() == ["text", "domain"]
-    assert info.flavors["python_function"]["predict_fn"] == "predict_proba"
+    assert info.signature.inputs.input_names() == ["text", "title", "description"]
+    assert [c.required for c in info.signature.inputs.inputs] == [True, False, False]
+    assert info.signature.outputs.input_names() == list(OUTPUT_COLUMNS)
+
+
+def test_the_served_model_answers_named_columns_from_text_alone(
+    store: Path, pipeline: Pipeline, documents: pd.DataFrame
+) -> None:
+    """Issue 16: what ``mlflow.pyfunc`` returns matches the logged signature, and title is optional."""
+    version = log_version(pipeline, documents, {})
+    tracking.set_alias("champion", version)
+    served = mlflow.pyfunc.load_model(tracking.model_uri())
+    answer = served.predict(documents[["text"]])
+    assert list(answer.columns) == served.metadata.get_output_schema().input_names() == list(OUTPUT_COLUMNS)
+    np.testing.assert_allclose(answer["score"], pipeline.predict_proba(documents)[:, 1])
+    flagged = answer["label"] == 1
+    assert flagged.any() and not flagged.all()
+    assert set(answer.loc[~flagged, "category"]) == {"none"}  # no category claimed under the threshold
+    with_title = served.predict(documents[["text"]].assign(title="Объявление"))
+    assert list(with_title.columns) == list(OUTPUT_COLUMNS)
+    with pytest.raises(Exception, match="text"):
+        served.predict(pd.DataFrame({"title": ["only a title"]}))
 
 
 def test_log_model_refuses_types_skops_cannot_trust(store: Path, documents: pd.DataFrame) -> None:

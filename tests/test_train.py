@@ -51,7 +51,10 @@ def trained(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory):
         say: list[str] = []
         worse = train(small_settings(C=0.0001), export_dir=root / "export", demo_dir=demo_dir, say=say.append)
         first = train(small_settings(), export_dir=root / "export", demo_dir=demo_dir, say=say.append)
-        again = train(small_settings(), export_dir=root / "export", demo_dir=demo_dir, say=say.append)
+        again = train(
+            small_settings(), export_dir=root / "export", demo_dir=demo_dir, say=say.append,
+            run_name="same-again", tags={"purpose": "tie"},
+        )  # fmt: skip
         client = MlflowClient(tracking_uri=uri)
         aliases = client.get_registered_model(tracking.MODEL_NAME).aliases
         versions = {v: client.get_model_version(tracking.MODEL_NAME, v) for v in ("1", "2", "3")}
@@ -130,6 +133,8 @@ def test_the_gate_decision_is_kept_on_the_version_and_its_run(trained: dict) -> 
             if version == "2"
             else trained["first"].metrics["challenge.average_precision"]
         )
+    assert trained["runs"]["3"].tags["purpose"] == "tie"  # train(run_name=, tags=): --run-name, --tag
+    assert trained["runs"]["3"].tags["mlflow.runName"] == "same-again"
 
 
 def test_champion_loads_from_the_server_and_scores_like_the_original(trained: dict, demo_dir: Path) -> None:
@@ -308,6 +313,7 @@ def test_an_unusable_champion_gives_way(
     demo_dir: Path, tmp_path: Path, mlflow_server: str, monkeypatch
 ) -> None:
     """A champion that cannot score today's documents (say, from older code) would fail every scoring run."""
+    import mlflow.sklearn
     from sklearn.compose import ColumnTransformer
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
@@ -320,8 +326,9 @@ def test_an_unusable_champion_gives_way(
         old = pd.DataFrame({"body": ["меф закладки оператор", "погода в Алматы"] * 5, "label": [1, 0] * 5})
         features = ColumnTransformer([("words", TfidfVectorizer(), "body")])
         stale = Pipeline([("features", features), ("head", LogisticRegression())]).fit(old, old["label"])
-        with tracking.training_run("training"):
-            version = tracking.log_model(stale, old[["body"]])
+        with tracking.training_run("training"):  # logged as older code did: scikit-learn flavour
+            info = mlflow.sklearn.log_model(stale, name="model", registered_model_name=tracking.MODEL_NAME)
+            version = str(info.registered_model_version)
         tracking.set_alias(tracking.CHAMPION, version)
         say: list[str] = []
         result = train(small_settings(), export_dir=tmp_path / "export", demo_dir=demo_dir, say=say.append)

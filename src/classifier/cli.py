@@ -30,7 +30,7 @@ PROCESSED_DIR = DATA_DIR / "processed"
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    settings = load_settings(args.params)
+    settings = load_settings(args.params, getattr(args, "set", None) or ())
     extractor = getattr(args, "extractor", None)
     if extractor:  # --extractor overrides params extract.engine
         settings = replace(settings, extract=replace(settings.extract, engine=extractor))
@@ -196,10 +196,37 @@ def cmd_train(args: argparse.Namespace) -> int:
         [Path(p) for p in args.data] if args.data else None,
         params_path=args.params or DEFAULT_PARAMS,
         labels=[Path(p) for p in args.labels] if args.labels else None,
+        run_name=args.run_name,
+        tags=_tags(args.tag or []) | ({"overrides": " ".join(args.set)} if args.set else {}),
     )
     _print_metrics(result.metrics)
     print(f"report: {result.report_dir}")
     return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from classifier.search import search
+
+    settings = _settings(args)
+    data = [Path(p) for p in args.data] if args.data else None
+    result = search(settings, data=data, register=not args.no_register)
+    print(result.table().drop(columns="run_id").to_string(index=False, float_format="{:.4f}".format))
+    print(
+        f"best: {result.best.overrides} (MLflow run {result.parent_run}, experiment {settings.search.experiment})"
+    )
+    if result.registered is not None:
+        print(f"registered version {result.registered.version}: {result.registered.gate_reason}")
+    return 0
+
+
+def _tags(pairs: list[str]) -> dict[str, str]:
+    tags = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise SystemExit(f"--tag wants key=value, not {pair!r}")
+        tags[key.strip()] = value
+    return tags
 
 
 def _print_metrics(metrics: dict[str, float]) -> None:
@@ -222,13 +249,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_promote(args: argparse.Namespace) -> int:
     from classifier import tracking
-    from classifier.config import settings_from_dict
-    from classifier.train import EXPORT_DIR, export_model
+    from classifier.config import MODELS_DIR, settings_from_dict
+    from classifier.train import export_model
 
     tracking.configure()
+    name = _settings(args).train.registered_model
     reason = args.reason or "promoted by hand"
     # the card describes the promoted version as its run logged it, not today's params.yaml
-    logged = tracking.version_artifact_dict(args.version, "settings.json")
+    logged = tracking.version_artifact_dict(args.version, "settings.json", name)
     try:
         if not logged:
             raise ValueError("its run logged no settings.json")
@@ -236,13 +264,15 @@ def cmd_promote(args: argparse.Namespace) -> int:
     except (ValueError, TypeError) as exc:  # none logged, or by code with other settings
         settings = _settings(args)
         print(f"warning: version {args.version}: {exc}; the model card shows today's params")
-    manifest = tracking.version_manifest(args.version) or {"sources": ["not logged by the version's run"]}
-    tracking.record_promotion(args.version, by=args.by, reason=reason)
-    pipeline = tracking.load_model(tracking.model_uri(tracking.CHAMPION))
-    metrics = tracking.version_metrics(args.version)
-    out = Path(args.out) if args.out else EXPORT_DIR
+    manifest = tracking.version_manifest(args.version, name) or {
+        "sources": ["not logged by the version's run"]
+    }
+    tracking.record_promotion(args.version, by=args.by, reason=reason, name=name)
+    pipeline = tracking.load_model(tracking.model_uri(tracking.CHAMPION, name))
+    metrics = tracking.version_metrics(args.version, name)
+    out = Path(args.out) if args.out else MODELS_DIR / name
     export_model(pipeline, metrics, manifest, settings, args.version, out)
-    print(f"version {args.version} is now the champion ({reason}); exported to {out}")
+    print(f"version {args.version} of {name} is now the champion ({reason}); exported to {out}")
     return 0
 
 
@@ -449,8 +479,26 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--labels", nargs="+", help="expert decisions (classifier export-labels) added to the training data"
     )
+    train.add_argument(
+        "--set",
+        nargs="+",
+        metavar="SECTION.KEY=VALUE",
+        help="change a setting of params.yaml for this run only, e.g. --set model.C=8 train.target_recall=0.95",
+    )
+    train.add_argument("--run-name", default=None, help="the MLflow run's name (default: MLflow's own)")
+    train.add_argument("--tag", nargs="+", metavar="KEY=VALUE", help="tags on the MLflow run")
     _extractor_option(train)
     train.set_defaults(func=cmd_train)
+
+    search = commands.add_parser(
+        "search", help="try params search.space by cross-validation by family; train and gate the best"
+    )
+    search.add_argument("--data", nargs="+", help="labelled tables (default: the demo corpus)")
+    search.add_argument(
+        "--set", nargs="+", metavar="SECTION.KEY=VALUE", help="change settings, e.g. --set search.folds=5"
+    )
+    search.add_argument("--no-register", action="store_true", help="only compare: train and register nothing")
+    search.set_defaults(func=cmd_search)
 
     evaluate = commands.add_parser("evaluate", help="score labelled data with a model and report metrics")
     evaluate.add_argument(

@@ -25,7 +25,7 @@ SHARED_REAL_DATA = PROJECT_ROOT.parent / "shared" / "data" / "real"
 
 @dataclass(frozen=True)
 class CorpusSettings:
-    n_pages: int = 5000
+    n_pages: int = 6200
     seed: int = 42
     positive_share: float = 0.45
     category_shares: dict[str, float] = field(
@@ -119,6 +119,8 @@ class TrainSettings:
     robustness_kinds: tuple[str, ...] = ("separators", "stylised")  # disguises kept out of training
     explain_top_k: int = 5
     error_analysis_n: int = 50
+    experiment: str = "training"  # the MLflow experiment training runs go to
+    registered_model: str = "drug-ad-classifier"  # the registry name: its champion is what scoring uses
 
 
 @dataclass(frozen=True)
@@ -188,6 +190,16 @@ class ReviewSettings:
 
 
 @dataclass(frozen=True)
+class SearchSettings:
+    experiment: str = "search"  # MLflow experiment: a parent run per search, a nested run per trial
+    folds: int = 3  # GroupKFold by family over the training rows
+    max_trials: int = 0  # 0: the whole grid; else this many combinations drawn with ``seed``
+    seed: int = 0
+    # ``section.key: [values]`` (model.* and train.* settings)
+    space: dict[str, list] = field(default_factory=lambda: {"model.C": [2.0, 4.0, 8.0]})
+
+
+@dataclass(frozen=True)
 class Settings:
     corpus: CorpusSettings = field(default_factory=CorpusSettings)
     ingest: IngestSettings = field(default_factory=IngestSettings)
@@ -198,6 +210,7 @@ class Settings:
     evaluate: EvaluateSettings = field(default_factory=EvaluateSettings)
     score: ScoreSettings = field(default_factory=ScoreSettings)
     review: ReviewSettings = field(default_factory=ReviewSettings)
+    search: SearchSettings = field(default_factory=SearchSettings)
 
 
 SECTIONS: dict[str, type] = {
@@ -210,6 +223,7 @@ SECTIONS: dict[str, type] = {
     "evaluate": EvaluateSettings,
     "score": ScoreSettings,
     "review": ReviewSettings,
+    "search": SearchSettings,
 }
 T = TypeVar("T")
 
@@ -224,15 +238,48 @@ def _build(cls: type[T], raw: dict[str, Any], section: str) -> T:
     return cls(**values)
 
 
-def load_settings(path: Path | str | None = None) -> Settings:
-    """Read ``params.yaml`` (the project's by default) into frozen settings; unknown keys are errors."""
+def load_settings(path: Path | str | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Settings:
+    """Read ``params.yaml`` (the project's by default) into frozen settings; unknown keys are errors.
+
+    ``overrides``: ``section.key=value`` strings (``classifier train --set model.C=8``), values read as
+    YAML (``8``, ``0.95``, ``true``, ``[2, 5]``), applied after the file.
+    """
+    if path and not Path(path).exists():  # a mistyped --params must not silently give the defaults
+        raise FileNotFoundError(f"no params file at {path}")
     path = Path(path) if path else DEFAULT_PARAMS
     raw = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else {}
     raw = raw or {}
     unknown = set(raw) - set(SECTIONS)
     if unknown:
         raise ValueError(f"{path}: unknown sections {sorted(unknown)}; known: {sorted(SECTIONS)}")
+    for override in overrides:
+        section, key, value = parse_override(override)
+        raw.setdefault(section, {})
+        raw[section] = {**(raw[section] or {}), key: value}
     return settings_from_dict(raw)
+
+
+def override(settings: Settings, changes: dict[str, Any]) -> Settings:
+    """``settings`` with ``{"model.C": 8, ...}`` applied (checked as ``--set`` is)."""
+    raw = dataclasses.asdict(settings)
+    for name, value in changes.items():
+        section, key, _ = parse_override(f"{name}=")
+        raw[section] = {**raw[section], key: value}
+    return settings_from_dict(raw)
+
+
+def parse_override(text: str) -> tuple[str, str, Any]:
+    """``"model.C=8"`` -> ("model", "C", 8); the section and key must exist."""
+    name, sep, value = text.partition("=")
+    section, dot, key = name.strip().partition(".")
+    if not sep or not dot or not key:
+        raise ValueError(f"--set wants section.key=value, not {text!r}")
+    if section not in SECTIONS:
+        raise ValueError(f"--set {text}: unknown section {section!r}; known: {sorted(SECTIONS)}")
+    known = {f.name for f in dataclasses.fields(SECTIONS[section])}  # type: ignore[arg-type]
+    if key not in known:
+        raise ValueError(f"--set {text}: unknown key {key!r} in [{section}]; known: {sorted(known)}")
+    return section, key, yaml.safe_load(value)
 
 
 def settings_from_dict(raw: dict[str, Any]) -> Settings:

@@ -15,7 +15,7 @@ from sklearn.pipeline import Pipeline
 
 from classifier.config import Settings, load_settings
 from classifier.evaluate import error_analysis, slice_metrics
-from classifier.model import explain
+from classifier.explanations import explain
 
 SLICE_METRICS = ("n", "recall", "precision", "false_positive_rate", "average_precision")
 NOT_OBFUSCATED = "none"

@@ -21,7 +21,6 @@ from classifier.report import assess, write_report
 from classifier.train import Say, TrainResult, fit_model, load_training_data, train
 
 COMPARISON_EXPERIMENT = "comparison"
-TRAINING_EXPERIMENT = "training"  # the experiment train() logs to
 VARIANT_TAG = "variant"
 PREDICTIONS_ARTIFACT = "evaluation/predictions.csv"
 TABLE_METRICS = (
@@ -106,30 +105,34 @@ def register_best(
     result = train(candidate.settings, demo_dir=demo_dir, export_dir=export_dir, say=say)
     if result.version is None:
         raise RuntimeError(f"{candidate.name}: the model was not registered")
-    run_id = run_id_of(result.version)
+    run_id = run_id_of(result.version, candidate.settings.train.registered_model)
     MlflowClient().set_tag(run_id, VARIANT_TAG, candidate.name)
     return result, run_id
 
 
-def run_id_of(version: str) -> str:
-    """The MLflow run that produced a registered version of the model."""
-    return MlflowClient().get_model_version(tracking.MODEL_NAME, str(version)).run_id
+def run_id_of(version: str, name: str = tracking.MODEL_NAME) -> str:
+    """The MLflow run that produced a registered version of the model ``name``."""
+    return MlflowClient().get_model_version(name, str(version)).run_id
 
 
-def runs_table(run_ids: list[str], metrics: tuple[str, ...] = TABLE_METRICS) -> pd.DataFrame:
+def runs_table(
+    run_ids: list[str], settings: Settings | None = None, metrics: tuple[str, ...] = TABLE_METRICS
+) -> pd.DataFrame:
     """The runs' experiment, variant, registered version, model params and metrics as logged in MLflow,
-    best average precision first."""
+    best average precision first (``settings``: where training logs and registers; the project's by default)."""
     client = MlflowClient()
+    train_settings = (settings or load_settings()).train
     experiments = {
         e.experiment_id: e.name
-        for e in map(client.get_experiment_by_name, (COMPARISON_EXPERIMENT, TRAINING_EXPERIMENT))
+        for e in map(client.get_experiment_by_name, (COMPARISON_EXPERIMENT, train_settings.experiment))
         if e is not None
     }
     if not experiments or not run_ids:
         return pd.DataFrame()
     quoted = ", ".join(f"'{r}'" for r in run_ids)
     found = client.search_runs(list(experiments), filter_string=f"attributes.run_id IN ({quoted})")
-    versions = {v.run_id: v.version for v in client.search_model_versions(f"name = '{tracking.MODEL_NAME}'")}
+    registered = train_settings.registered_model
+    versions = {v.run_id: v.version for v in client.search_model_versions(f"name = '{registered}'")}
     rows = []
     for run in found:
         params, values = run.data.params, run.data.metrics

@@ -159,6 +159,22 @@ class SubwordVectorizer(BaseEstimator, TransformerMixin):
         cache[token] = entry
         return entry
 
+    def word_columns(self, token: str) -> np.ndarray:
+        """The columns one occurrence of ``token`` adds to, once per feature (repeats included)."""
+        cache = getattr(self, "_index_cache", None)
+        if cache is None:
+            cache = self._index_cache = {}
+        return (cache.get(token) or self._word_entry(token))[0]
+
+    def bigram_columns(self, tokens: Sequence[str]) -> list[tuple[int, int]]:
+        """(position of the pair's first word, column) for each adjacent pair that is a feature."""
+        if not self.bigrams:
+            return []
+        pairs = self._pair_columns()
+        stems = [self._stem(t) for t in tokens]
+        found = ((i, pairs.get((a, b))) for i, (a, b) in enumerate(itertools.pairwise(stems)))
+        return [(i, column) for i, column in found if column is not None]
+
     def _pair_columns(self) -> dict[tuple[str, str], int]:
         """Bigram columns keyed by (stem, stem): no string formatting per token at transform time."""
         if getattr(self, "_pairs", None) is None:
@@ -231,6 +247,41 @@ META_FEATURES = (
     "kazakh_share",
     "upper_share",
 )
+
+
+# What each meta feature is, in the words of the case page; counts are shown as counts.
+META_LABELS = {
+    "n_tg": "Telegram-контакты на странице",
+    "n_phone": "телефоны на странице",
+    "n_url": "ссылки на странице",
+    "n_wallet": "криптокошельки на странице",
+    "n_onion": "адреса .onion на странице",
+    "n_card": "номера карт на странице",
+    "n_email": "адреса эл. почты на странице",
+    "n_whatsapp": "контакты WhatsApp на странице",
+    "n_emoji": "эмодзи",
+    "n_drug_emoji": "эмодзи, которыми обозначают наркотики",
+    "n_invisible": "невидимые символы",
+    "n_stylised": "стилизованные буквы",
+    "n_spelled": "слова, написанные по буквам",
+    "n_mixed_script": "слова из букв разных алфавитов",
+    "n_prices": "цены",
+    "n_weights": "веса (г, кг)",
+    "log_length": "длина текста",
+    "kazakh_share": "доля казахских букв",
+    "upper_share": "доля заглавных букв",
+}
+
+
+def describe_meta(name: str, value: float) -> str:
+    """A meta feature as an expert reads it: "Telegram-контакты на странице: 2"."""
+    label = META_LABELS.get(name, name)
+    if name.startswith("n_"):  # stored as log(1 + count)
+        return f"{label}: {round(math.expm1(value))}"
+    if name == "log_length":
+        return f"{label}: {round(math.expm1(value * 5.0))} знаков"
+    scale = 10 if name == "kazakh_share" else 5
+    return f"{label}: {value / scale:.0%}"
 
 
 def meta_features(norm: str, raw: str, signals: dict[str, int]) -> list[float]:

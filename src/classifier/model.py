@@ -1,5 +1,5 @@
 """The model: one scikit-learn Pipeline from extracted documents to a calibrated score, with a
-category head, an operating threshold and readable evidence.
+category head and an operating threshold (its evidence: ``explanations``).
 
     prepare (normalise) -> features (sub-word TF-IDF + meta) -> ScoringHead
 
@@ -10,7 +10,6 @@ model did not see. No MLflow here: see ``tracking``.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,16 +31,13 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 
 from classifier.config import ModelSettings
-from classifier.cues import WARNED, CueFeatures, CueFinder, cue_feature_names, cue_label, is_place_name
+from classifier.cues import CueFeatures, cue_feature_names
 from classifier.features import (
     META_FEATURES,
     DocumentPreparer,
     MetaFeatures,
     SubwordVectorizer,
-    document_texts,
-    tokenize,
 )
-from classifier.normalize import normalize_text
 
 CATEGORIES = ("sale", "recruitment", "propaganda")
 
@@ -68,7 +64,8 @@ def _fit_one(base: BaseEstimator, features: Any, y: np.ndarray, weight: np.ndarr
     return clone(base).fit(features, y, sample_weight=weight)
 
 
-def _raw_scores(estimator: BaseEstimator, features: Any) -> np.ndarray:
+def raw_scores(estimator: BaseEstimator, features: Any) -> np.ndarray:
+    """The linear model's decision value (log-odds for models that only give probabilities)."""
     if hasattr(estimator, "decision_function"):
         return np.asarray(estimator.decision_function(features), dtype=float)
     return _log_odds(estimator.predict_proba(features)[:, 1])
@@ -120,7 +117,7 @@ class ScoringHead(BaseEstimator, ClassifierMixin):
             delayed(_fit_one)(base, features[train], y[train], weight[train]) for train, _ in splits
         )
         for model, (_, valid) in zip(fold_models, splits, strict=True):
-            raw_oof[valid] = _raw_scores(model, features[valid])
+            raw_oof[valid] = raw_scores(model, features[valid])
         self.booster_ = None
         if self.stack_columns and len(y) >= MIN_BOOSTED_ROWS:
             raw_oof = self._fit_booster(raw_oof, features, y, weight, splits)
@@ -188,7 +185,7 @@ class ScoringHead(BaseEstimator, ClassifierMixin):
         return OneVsRestClassifier(binary).fit(features[mask], categories[mask])
 
     def decision_function(self, features: Any) -> np.ndarray:
-        raw = _raw_scores(self.estimator_, features)
+        raw = raw_scores(self.estimator_, features)
         if getattr(self, "booster_", None) is None:
             return raw
         return _log_odds(self.booster_.predict_proba(self._stack_input(raw, features))[:, 1])
@@ -309,146 +306,17 @@ class Prediction:
 
 def predict(pipeline: Pipeline, documents: Any) -> Prediction:
     """Calibrated score, label at the model's threshold, and category, in one pass over the features."""
-    return _prediction(pipeline[-1], pipeline[:-1].transform(documents))
+    return prediction_from_features(pipeline[-1], pipeline[:-1].transform(documents))
 
 
-def _prediction(head: ScoringHead, features: Any) -> Prediction:
+def prediction_from_features(head: ScoringHead, features: Any) -> Prediction:
+    """A category is a claim about a violation: under the threshold it is "none", with 1 - score."""
     score = head.predict_proba(features)[:, 1]
+    label = (score >= head.threshold_).astype(int)
     category, probability = head.predict_category(features)
-    return Prediction(score, (score >= head.threshold_).astype(int), category, probability)
-
-
-# -- explanations --------------------------------------------------------------------------------
-_SENTENCE = re.compile(r"[^.!?\n]+[.!?]?")
-
-
-@dataclass(frozen=True)
-class Evidence:
-    term: str
-    weight: float
-    sentence: str
-    cue: str = ""  # what an expert checks it as (наркотик, цена, тайник, ...), for cue-lexicon words
-
-    def as_dict(self) -> dict[str, Any]:
-        found = {"term": self.term, "weight": round(self.weight, 4), "sentence": self.sentence}
-        return found | ({"cue": self.cue} if self.cue else {})
-
-
-def explain(pipeline: Pipeline, documents: Any, top_k: int = 5) -> list[list[Evidence]]:
-    """For each document, the words that pushed its score up most, with weight and sentence.
-
-    A word's weight sums its own features (stem, character n-grams) times their TF-IDF value and the
-    model's coefficient, so an expert reads whole words ("закладки", "меф") rather than n-grams.
-    """
-    return predict_and_explain(pipeline, documents, top_k).evidence
-
-
-@dataclass(frozen=True)
-class ExplainedPrediction:
-    prediction: Prediction
-    evidence: list[list[Evidence]]
-    normalised: list[str]  # the text the model read: de-obfuscated, contacts as placeholder tokens
-
-
-def predict_and_explain(
-    pipeline: Pipeline, documents: Any, top_k: int = 5, min_score: float = 0.0
-) -> ExplainedPrediction:
-    """Scores, categories and evidence in one pass over the features (batch scoring needs all three).
-
-    Documents scoring below ``min_score`` get no evidence: nobody reads why a clear negative is one.
-    """
-    prepared = pipeline.named_steps["prepare"].transform(documents)
-    features = pipeline.named_steps["features"]
-    matrix = features.transform(prepared).tocsr()
-    head: ScoringHead = pipeline.named_steps["head"]
-    prediction = _prediction(head, matrix)
-    score = prediction.score
-    weights = head.coefficients()
-    text_step = features.named_transformers_["text"]
-    if not isinstance(text_step, Pipeline):
-        raise ValueError("explanations need the sub-word feature set (model.feature_set: subword)")
-    vectorizer: SubwordVectorizer = text_step.named_steps["counts"]
-    texts = document_texts(documents)
-    cues = _CueColumns.of(features)
-    evidence = [
-        _explain_one(matrix.getrow(i), weights, vectorizer, norm, raw, top_k, cues)
-        if score[i] >= min_score
-        else []
-        for i, (norm, raw) in enumerate(zip(prepared["norm"], texts, strict=True))
-    ]
-    return ExplainedPrediction(prediction, evidence, list(prepared["norm"]))
-
-
-@dataclass(frozen=True)
-class _CueColumns:
-    """Where the cue block sits in the feature matrix, and how to find a document's cues again."""
-
-    offset: int
-    names: tuple[str, ...]  # group or "a+b" per column
-    finder: CueFinder
-
-    @classmethod
-    def of(cls, features: ColumnTransformer) -> _CueColumns | None:
-        if "cues" not in features.named_transformers_:
-            return None
-        offset = features.output_indices_["cues"].start
-        step: CueFeatures = features.named_transformers_["cues"]
-        names = tuple(n.removeprefix("cue=") for n in step.get_feature_names_out())
-        return cls(offset, names, step.finder())
-
-    def group_weights(self, contribution: dict[int, float]) -> dict[str, float]:
-        """Each cue group's share of the score: its count, and half of every pair it is in."""
-        weights: dict[str, float] = {}
-        for i, name in enumerate(self.names):
-            value = contribution.get(self.offset + i, 0.0)
-            groups = name.removeprefix(WARNED).split("+")
-            for group in groups:
-                weights[group] = weights.get(group, 0.0) + value / len(groups)
-        return weights
-
-
-def _explain_one(
-    row: Any,
-    weights: np.ndarray,
-    vectorizer: SubwordVectorizer,
-    norm: str,
-    raw: str,
-    top_k: int,
-    cues: _CueColumns | None = None,
-) -> list[Evidence]:
-    contribution = dict(zip(row.indices, row.data * weights[row.indices], strict=True))
-    vocab = vectorizer.vocabulary_
-    scored: dict[str, float] = {}
-    labels: dict[str, str] = {}
-    for token in dict.fromkeys(tokenize(norm)):
-        if is_place_name(token):  # a city is where, never why (issue 15)
-            continue
-        columns = {vocab[f] for f in vectorizer.word_features(token) if f in vocab}
-        scored[token] = sum(contribution.get(c, 0.0) for c in columns)
-    if cues is not None:
-        group_weight = cues.group_weights(contribution)
-        for cue in cues.finder.find(norm):
-            weight = group_weight.get(cue.group, 0.0)
-            if weight <= 0 or cue.text in labels:
-                continue  # a cue is named once, at its first place
-            term = cue.text  # as written (after normalisation): "15к", not the model's "00к"
-            labels[term] = cue_label(cue.group, cues.finder.lexicon)
-            scored[term] = scored.get(term, 0.0) + weight
-    best = sorted(((t, w) for t, w in scored.items() if w > 0), key=lambda item: -item[1])[:top_k]
-    sentences = [(s.strip(), normalize_text(s)) for s in _SENTENCE.findall(raw) if s.strip()]
-    return [
-        Evidence(term, weight, _sentence_with(term, sentences), labels.get(term, "")) for term, weight in best
-    ]
-
-
-def _sentence_with(term: str, sentences: list[tuple[str, str]]) -> str:
-    for original, normalised in sentences:
-        if term in tokenize(normalised):
-            return original[:300]
-    for original, normalised in sentences:  # a phrase or a price: "за адрес", "15 000 тг"
-        if term in normalised:
-            return original[:300]
-    return ""
+    category = np.where(label == 1, category, "none").astype(object)
+    probability = np.where(label == 1, probability, 1.0 - score)
+    return Prediction(score, label, category, probability)
 
 
 # -- persistence -----------------------------------------------------------------------------------

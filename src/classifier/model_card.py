@@ -66,7 +66,7 @@ def model_card(
     model_sha256: str | None = None,
 ) -> dict[str, Any]:
     return {
-        "name": "drug-ad-classifier",
+        "name": settings.train.registered_model,
         "version": version,
         "model_sha256": model_sha256,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -25,7 +25,8 @@ from classifier.evaluate import (
     plot_all,
     slice_metrics,
 )
-from classifier.model import explain, predict
+from classifier.explanations import explain
+from classifier.model import predict
 
 SLICES = ("lang_slice", "category", "layout", "kind")
 PREDICTION_COLUMNS = ("id", "url", "label", "score", "predicted", "category", "category_probability")

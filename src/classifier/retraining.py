@@ -149,7 +149,7 @@ def compare_versions(
     for name, version in versions.items():
         model = (pipelines or {}).get(str(version))
         if model is None:
-            model = tracking.load_model(f"models:/{tracking.MODEL_NAME}/{version}")
+            model = tracking.load_model(f"models:/{settings.train.registered_model}/{version}")
         measured = assess(model, holdout, settings, training.real_test).metrics
         measured |= assess_on_challenge(model, challenge)
         column = {metric: measured.get(metric, float("nan")) for metric in metrics}
@@ -159,13 +159,15 @@ def compare_versions(
     return pd.DataFrame(columns)
 
 
-def gate_outcome(result: TrainResult, champion_before: str | None) -> dict[str, Any]:
-    """The gate's decision on a training run, next to what the registry says now."""
+def gate_outcome(
+    result: TrainResult, champion_before: str | None, name: str = tracking.MODEL_NAME
+) -> dict[str, Any]:
+    """The gate's decision on a training run, next to what the registry (model ``name``) says now."""
     return {
         "challenger_version": result.version,
         "promoted": result.promoted,
         "gate_reason": result.gate_reason,
         "champion_before": champion_before,
-        "champion_now": tracking.alias_version(tracking.CHAMPION),
-        "challenger_alias": tracking.alias_version(tracking.CHALLENGER),
+        "champion_now": tracking.alias_version(tracking.CHAMPION, name),
+        "challenger_alias": tracking.alias_version(tracking.CHALLENGER, name),
     }

@@ -1,8 +1,9 @@
-"""MLflow runs, the model registry and its aliases; the only module that imports mlflow.
+"""MLflow runs, the model registry and its aliases (the logged model itself: ``mlflow_model``).
 
 Call :func:`configure` once before anything else. The embedded default is ``mlflow.db`` with
 artifacts in ``mlruns/`` at the project root; a deployment sets ``MLFLOW_TRACKING_URI`` instead.
-The registered model ``drug-ad-classifier`` carries the aliases ``champion`` and ``challenger``.
+The registered model (``train.registered_model``, ``drug-ad-classifier``) carries the aliases ``champion``
+and ``challenger``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 import platform
 import re
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -22,15 +24,16 @@ from typing import Any
 
 import mlflow
 import mlflow.artifacts
+import mlflow.pyfunc
 import mlflow.sklearn
 import pandas as pd
 import sklearn
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
-from mlflow.models import infer_signature
 from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
 from mlflow.utils.validation import MAX_PARAM_VAL_LENGTH, MAX_PARAMS_TAGS_PER_BATCH
 
+from classifier import mlflow_model
 from classifier.config import PROJECT_ROOT
 
 MODEL_NAME = "drug-ad-classifier"
@@ -41,7 +44,6 @@ _SQLITE_PREFIX = "sqlite:///"
 _NOT_FOUND = ErrorCode.Name(RESOURCE_DOES_NOT_EXIST)
 # MLflow's own rule for param and metric names (slashes, word characters, . - : and spaces).
 _INVALID_NAME_CHARS = re.compile(r"[^/\w.\- :]")
-_TRUSTED_PREFIXES = ("classifier.", "sklearn.", "numpy.", "scipy.")
 _ALLOW_DESERIALIZATION = "MLFLOW_ALLOW_PICKLE_DESERIALIZATION"
 
 
@@ -57,6 +59,8 @@ def configure(tracking_uri: str | None = None) -> str:
     # exports them as environment variables, so worker processes started later inherit them.
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
+    # progress bars of artifact transfers flood notebook outputs and CI logs; an operator's setting wins
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     return uri
 
 
@@ -81,24 +85,31 @@ def _ensure_experiment(name: str) -> str:
     return client.create_experiment(name, artifact_location=location)
 
 
-def _git_commit() -> str:
+def _git(*args: str) -> str | None:
     try:
         done = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=PROJECT_ROOT,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
+            ["git", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=10, check=True
         )
     except (OSError, subprocess.SubprocessError):  # no git, not a repository, or stuck
-        return "unknown"
-    return done.stdout.strip() or "unknown"
+        return None
+    return done.stdout
+
+
+def _git_commit() -> str:
+    return (_git("rev-parse", "HEAD") or "").strip() or "unknown"
+
+
+def _git_dirty() -> str:
+    """ "true" when the code differs from its commit (edited or new files): the run is not reproducible
+    from ``git_commit`` alone."""
+    status = _git("status", "--porcelain")
+    return "unknown" if status is None else str(bool(status.strip())).lower()
 
 
 def _environment_tags() -> dict[str, str]:
     return {
         "git_commit": _git_commit(),
+        "git_dirty": _git_dirty(),
         "sklearn_version": sklearn.__version__,
         "pandas_version": pd.__version__,
         "mlflow_version": mlflow.__version__,
@@ -117,6 +128,17 @@ def training_run(
     experiment_id = _ensure_experiment(experiment)
     all_tags = {**_environment_tags(), **(tags or {})}
     with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=all_tags) as run:
+        yield run.info.run_id
+
+
+@contextmanager
+def nested_run(run_name: str | None = None, tags: dict[str, str] | None = None) -> Iterator[str]:
+    """A child run of the active run (a search's trial); yields its run id."""
+    parent = mlflow.active_run()
+    if parent is None:
+        raise RuntimeError("nested_run needs an active run: call it inside training_run()")
+    experiment_id = parent.info.experiment_id  # MLflow would put it in the default experiment otherwise
+    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=tags, nested=True) as run:
         yield run.info.run_id
 
 
@@ -184,41 +206,27 @@ def _pip_requirements() -> list[str]:
     return [*mlflow.sklearn.get_default_pip_requirements(include_skops=True), *pins]
 
 
-def _skops_trusted_types(pipeline: Any) -> list[str]:
-    """Types skops must be told to trust: this project's own classes and the scientific stack.
-
-    MLflow saves scikit-learn models with skops, which refuses to load any type not on an
-    allow-list; anything outside the prefixes below is a mistake to be caught before logging.
-    """
-    import skops.io  # imported here: it costs ~2 s and only logging needs it
-
-    untrusted = skops.io.get_untrusted_types(data=skops.io.dumps(pipeline))
-    unexpected = [name for name in untrusted if not name.startswith(_TRUSTED_PREFIXES)]
-    if unexpected:
-        raise ValueError(f"the pipeline contains types skops cannot load safely: {unexpected}")
-    return untrusted
-
-
 def log_model(pipeline: Any, input_example: pd.DataFrame, *, registered_name: str = MODEL_NAME) -> str:
     """Log the fitted pipeline to the active run, register it, and return the new version.
 
-    The pyfunc flavour serves ``predict_proba`` because the queue ranks by score, not by label.
-    Only the first few rows of ``input_example`` are stored.
+    Logged as this project's pyfunc flavour (``mlflow_model``): ``predict`` returns score, label and
+    category as named columns. Only the first few rows of ``input_example`` are stored.
     """
     if mlflow.active_run() is None:
         raise RuntimeError("log_model needs an active run: call it inside training_run()")
     example = input_example.head(EXAMPLE_ROWS)
-    signature = infer_signature(example, pipeline.predict_proba(example)[:, 1])
-    info = mlflow.sklearn.log_model(
-        sk_model=pipeline,
-        name="model",
-        signature=signature,
-        input_example=example,
-        pyfunc_predict_fn="predict_proba",
-        pip_requirements=_pip_requirements(),
-        skops_trusted_types=_skops_trusted_types(pipeline),
-        registered_model_name=registered_name,
-    )
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "pipeline"
+        mlflow_model.save_pipeline(pipeline, data)
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            loader_module="classifier.mlflow_model",
+            data_path=str(data),
+            signature=mlflow_model.signature(),
+            input_example=example,
+            pip_requirements=_pip_requirements(),
+            registered_model_name=registered_name,
+        )
     return str(info.registered_model_version)
 
 
@@ -283,9 +291,11 @@ def _deserialization_allowed() -> Iterator[None]:
 
 
 def load_model(uri: str | Path) -> Any:
-    """The scikit-learn pipeline behind a ``models:/``, ``runs:/`` URI or a local model folder."""
+    """The scikit-learn pipeline behind a ``models:/``, ``runs:/`` URI or a local model folder.
+
+    Versions logged before the pyfunc flavour (scikit-learn flavour, skops) load as well."""
     with _deserialization_allowed():
-        return mlflow.sklearn.load_model(str(uri))
+        return mlflow.pyfunc.load_model(str(uri)).get_raw_model()
 
 
 def record_promotion(version: str, *, by: str, reason: str, name: str = MODEL_NAME) -> None:

@@ -18,17 +18,17 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from classifier import tracking
-from classifier.challenge import assess_on_challenge, load_challenge
+from classifier.challenge import CHALLENGE_SET, assess_on_challenge, load_challenge
 from classifier.config import DATA_DIR, DEFAULT_PARAMS, MODELS_DIR, SHARED_REAL_DATA, Settings
 from classifier.datasets import demo_dataset, labelled_table, real_negatives
 from classifier.evaluate import choose_threshold
 from classifier.gate import CHALLENGE, GateDecision, GateRule, Ground, decide
 from classifier.model import build_pipeline, fit_pipeline, predict
 from classifier.model_card import write_model_card
+from classifier.model_trust import file_sha256
 from classifier.report import assess, write_report
 
 DEMO_DIR = DATA_DIR / "demo"
-EXPORT_DIR = MODELS_DIR / tracking.MODEL_NAME
 Say = Callable[[str], None]
 
 
@@ -39,6 +39,7 @@ class TrainingData:
     real_test: pd.DataFrame | None
     sources: list[str] = field(default_factory=list)
     full: pd.DataFrame | None = None  # every row: what the shipped model learns from once assessed
+    input_files: list[Path] = field(default_factory=list)  # every file read: hashed in the manifest
 
 
 @dataclass
@@ -84,9 +85,12 @@ def load_training_data(
     if data:
         frames = [labelled_table(p, settings) for p in data]
         sources = [str(p) for p in data]
+        files = [Path(p) for p in data]
     else:
         frames = [demo_dataset(demo_dir, settings)]
         sources = [str(demo_dir / "pages.warc.gz")]
+        files = [demo_dir / "pages.warc.gz", demo_dir / "labels.csv"]
+    files += [Path(p) for p in labels or []]
     for path in labels or []:
         expert = labelled_table(path, settings)
         expert["layout"] = expert["layout"].replace("", "expert")
@@ -111,10 +115,11 @@ def load_training_data(
             train = pd.concat([train, real_dev], ignore_index=True)
             full = pd.concat([full, real_dev], ignore_index=True)
             sources.append("../shared/data/real (split == dev)")
+            files += sorted(SHARED_REAL_DATA.glob("*.jsonl.gz"))
             say(
                 f"real negatives: {len(real_dev)} dev rows in training, {len(real_test)} test rows for reporting"
             )
-    return TrainingData(train, holdout, real_test, sources, full)
+    return TrainingData(train, holdout, real_test, sources, full, [f for f in files if f.is_file()])
 
 
 def _use_real(settings: Settings) -> bool:
@@ -189,11 +194,8 @@ def shipped_model(evaluated: Pipeline, data: TrainingData, settings: Settings, s
 def data_manifest(data: TrainingData, full_fit: bool) -> dict[str, Any]:
     """What the model was trained and assessed on: files with content hashes, row counts, and the
     families the shipped model learned from (the next champion gate compares only on others)."""
-    files = {}
-    for source in data.sources:
-        path = Path(source)
-        if path.is_file():
-            files[source] = hashlib.sha256(path.read_bytes()).hexdigest()
+    inputs = [*data.input_files, *([CHALLENGE_SET] if CHALLENGE_SET.is_file() else [])]
+    files = {str(path): file_sha256(path) for path in inputs}  # labels, real texts, expert tables too
     counts = {
         name: {
             "rows": len(frame),
@@ -245,16 +247,16 @@ class Champion:
     problem: str = ""
 
 
-def load_champion(say: Say) -> Champion | None:
-    """The current champion with the families it learned from; None when there is none."""
-    version = tracking.alias_version(tracking.CHAMPION)
+def load_champion(say: Say, name: str = tracking.MODEL_NAME) -> Champion | None:
+    """The current champion of ``name`` with the families it learned from; None when there is none."""
+    version = tracking.alias_version(tracking.CHAMPION, name)
     if version is None:
         return None
     try:
-        pipeline = tracking.load_model(tracking.model_uri(tracking.CHAMPION))
+        pipeline = tracking.load_model(tracking.model_uri(tracking.CHAMPION, name))
     except Exception as exc:  # the store may be briefly unreachable: keep the champion, say why
         return Champion(version, None, None, f"could not be loaded ({type(exc).__name__}: {str(exc)[:200]})")
-    families = tracking.version_manifest(version).get("trained_families")
+    families = tracking.version_manifest(version, name).get("trained_families")
     if families is None:
         say(
             f"champion version {version} does not list its training families: compared on the challenge set only"
@@ -305,9 +307,10 @@ def run_gate(
     shipped: Pipeline,
     challenge: pd.DataFrame | None,
     say: Say,
+    name: str = tracking.MODEL_NAME,
 ) -> tuple[GateDecision, Champion | None, Ground | None]:
     """Compare the challenger with the current champion on rows neither trained on."""
-    champion = load_champion(say)
+    champion = load_champion(say, name)
     if champion is None:
         return decide(None, rule), None, None
     if champion.pipeline is None:
@@ -331,15 +334,21 @@ def train(
     data: list[Path] | None = None,
     *,
     params_path: Path = DEFAULT_PARAMS,
-    export_dir: Path = EXPORT_DIR,
+    export_dir: Path | None = None,
     demo_dir: Path = DEMO_DIR,
     say: Say = print,
     labels: list[Path] | None = None,
+    run_name: str | None = None,
+    tags: dict[str, str] | None = None,
 ) -> TrainResult:
     """The whole training run, logged to MLflow; returns the model, its metrics and the gate's decision.
 
-    ``labels``: tables of expert decisions (``classifier export-labels``) added to the training data.
+    ``labels``: tables of expert decisions (``classifier export-labels``) added to the training data;
+    ``run_name`` and ``tags`` name and tag the MLflow run. The experiment and the registered model
+    are ``train.experiment`` and ``train.registered_model``; a promoted model is exported to
+    ``export_dir`` (default ``models/<registered model>``).
     """
+    name = settings.train.registered_model
     started = time.perf_counter()
     training = load_training_data(settings, data, say, demo_dir, labels)
     evaluated = fit_model(training.train, settings)
@@ -354,7 +363,7 @@ def train(
     write_report(evaluated, assessment, report_dir, settings)
     rule = gate_rule(settings, challenge)
     tracking.configure()
-    with tracking.training_run("training"):
+    with tracking.training_run(settings.train.experiment, run_name=run_name, tags=tags):
         tracking.log_params(asdict(settings))
         tracking.log_dict(asdict(settings), "settings.json")  # what `classifier promote` writes the card from
         tracking.log_metrics(metrics)
@@ -363,9 +372,10 @@ def train(
             tracking.log_artifact(params_path)
         manifest = data_manifest(training, pipeline is not evaluated)
         tracking.log_dict(manifest, "data_manifest.json")
-        version = tracking.log_model(pipeline, training.holdout[["title", "description", "text"]].head(5))
-        tracking.set_alias(tracking.CHALLENGER, version)
-        decision, champion, ground = run_gate(rule, training, evaluated, pipeline, challenge, say)
+        example = training.holdout[["title", "description", "text"]].head(5)
+        version = tracking.log_model(pipeline, example, registered_name=name)
+        tracking.set_alias(tracking.CHALLENGER, version, name)
+        decision, champion, ground = run_gate(rule, training, evaluated, pipeline, challenge, say, name)
         tracking.log_metrics(decision.metrics(rule))
         gate_tags = {
             "gate.reason": decision.reason,
@@ -374,10 +384,12 @@ def train(
         if ground is not None:
             gate_tags["gate.ground"] = ground.what
         tracking.set_run_tags(gate_tags)
-    tracking.record_gate(version, promoted=decision.promote, reason=decision.reason, tags=gate_tags)
+    tracking.record_gate(
+        version, promoted=decision.promote, reason=decision.reason, tags=gate_tags, name=name
+    )
     if decision.promote:
-        tracking.record_promotion(version, by="gate", reason=decision.reason)
-        export_model(pipeline, metrics, manifest, settings, version, export_dir)
+        tracking.record_promotion(version, by="gate", reason=decision.reason, name=name)
+        export_model(pipeline, metrics, manifest, settings, version, export_dir or MODELS_DIR / name)
     say(
         f"model version {version}: {'champion' if decision.promote else 'challenger'} ({decision.reason})"
         + (f"; champion stays version {champion.version}" if champion and not decision.promote else "")
@@ -405,7 +417,6 @@ def export_model(
 ) -> Path:
     """``models/drug-ad-classifier/``: the pipeline (joblib) and its model card, for scoring offline."""
     from classifier.model import save_model
-    from classifier.model_trust import file_sha256
 
     model_file = save_model(pipeline, folder)
     write_model_card(

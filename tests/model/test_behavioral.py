@@ -206,6 +206,7 @@ NEGATIVES_WITH_TELEGRAM = [
         "Морская соль для ванн с лавандой, 1 кг — 2500 тг. Натуральные кристаллы соли. Доставка по "
         "Алматы, пишите @salt_example.",
         id="bath-salt-ru",
+        marks=_telegram_shortcut(0.70),
     ),
     pytest.param(
         "Вейп-шоп в Шымкенте: жидкости, одноразки, табак для кальяна. Доставка по городу, 18+. "
@@ -216,6 +217,7 @@ NEGATIVES_WITH_TELEGRAM = [
         "Обменник криптовалют: USDT, BTC на тенге по лучшему курсу. Работаем 24/7, без комиссии. "
         "Оператор @exchange_example.",
         id="crypto-exchange-ru",
+        marks=_telegram_shortcut(0.47),
     ),
     pytest.param(
         "USDT және BTC теңгеге ең жақсы бағамен айырбастау. Тәулік бойы жұмыс істейміз, комиссиясыз. "
@@ -232,8 +234,11 @@ NEGATIVES_WITH_TELEGRAM = [
 
 MISSED: dict[str, float] = {}
 # Legitimate texts above the triage threshold (target recall 0.90 on out-of-fold scores): issue 15 owns them
+# Measured on this suite's small model; the demo-size model (6,200 pages) scores both 0.006-0.021,
+# far under its threshold (0.59): a small sample of the corpus's bath-salt and Kazakh job texts decides.
 FALSE_ALARMS = {
-    "worried-parent-forum-ru": 0.28,
+    "courier-job-kk": 0.33,
+    "bath-salt-ru": 0.90,
 }
 
 
@@ -318,9 +323,7 @@ def _handle_variants(template: str) -> list[str]:
     ]
 
 
-CITY_MOVES = {
-    "short-offer-kk": "0.34-0.60 across the three cities",
-}
+CITY_MOVES: dict[str, str] = {}
 
 
 @pytest.mark.parametrize("template", _cases(TEMPLATES, CITY_MOVES, _moves("city")))
@@ -421,7 +424,7 @@ DISGUISES = {
 }
 
 
-DISGUISE_GAPS = {"spaced-letters-ru": "clean 0.92, spaced 0.50"}
+DISGUISE_GAPS: dict[str, str] = {}
 
 
 @pytest.mark.parametrize(("clean", "disguised"), _cases(DISGUISES, DISGUISE_GAPS, _moves("disguise")))

@@ -61,9 +61,16 @@ def _sentence_spans(text: str, sentences: Iterable[str]) -> Iterable[tuple[int, 
             start = text.find(sentence, start + len(sentence))
 
 
+def _marks_words(evidence: Mapping[str, Any]) -> bool:
+    weight = evidence.get("weight", 1)
+    positive = not isinstance(weight, int | float) or weight > 0
+    return positive and evidence.get("kind", "word") in ("word", "cue")
+
+
 def highlight(text: str, evidence: Iterable[Mapping[str, Any]], sentences: bool = True) -> list[Segment]:
     """``text`` cut into segments, each flagged as evidence word, evidence sentence, or neither."""
-    evidence = [e for e in evidence if isinstance(e, Mapping)]
+    # reasons for a violation, found in the text; page signals ("цены: 2") are no words to mark
+    evidence = [e for e in evidence if isinstance(e, Mapping) and _marks_words(e)]
     terms = {str(e.get("term") or "").lower() for e in evidence} - {""}
     n = len(text)
     in_sentence = bytearray(n)

@@ -28,12 +28,12 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from classifier.config import EXTRACT_CACHE, SCORE_RUNS_DIR, ScoreSettings, Settings
+from classifier.explanations import ExplainedPrediction, predict_and_explain
 from classifier.extract import extract_documents
 from classifier.faults import crash_point, slow_point
 from classifier.features import TEXT_FIELDS
 from classifier.ingest import IngestStats, iter_records
 from classifier.limits import check_memory
-from classifier.model import ExplainedPrediction, predict_and_explain
 from classifier.outputs import TableWriter
 from classifier.score.checkpoint import Checkpoint
 from classifier.score.drift import drift_report, reference_scores
