@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from classifier.config import SHARED_REAL_DATA, Settings
-from classifier.corpus.generator import generate_corpus
+from classifier.corpus.generator import ensure_corpus as ensure_generated
 from classifier.corpus.written import is_written
 from classifier.datasets import demo_dataset, real_negatives
 
@@ -23,12 +23,11 @@ _FLAGS = ("hard_negative", "malformed")
 
 
 def ensure_corpus(corpus_dir: Path, settings: Settings, n: int, seed: int | None = None) -> dict[str, Any]:
-    """Generate the corpus into ``corpus_dir`` unless it is already there; return its ``summary.json``."""
+    """Generate the corpus into ``corpus_dir`` unless the one there has this size, seed, settings and
+    generator files; return its ``summary.json``."""
     corpus_dir = Path(corpus_dir)
-    files = [corpus_dir / name for name in ("pages.warc.gz", "labels.csv", "summary.json")]
-    if not all(f.exists() for f in files):
-        seed = settings.corpus.seed if seed is None else seed
-        return generate_corpus(corpus_dir, settings.corpus, n=n, seed=seed)
+    seed = settings.corpus.seed if seed is None else seed
+    ensure_generated(corpus_dir, dataclasses.replace(settings.corpus, n_pages=n, seed=seed))
     return json.loads((corpus_dir / "summary.json").read_text(encoding="utf-8"))
 
 
