@@ -98,7 +98,23 @@ def review_rows(n_filler: int = 60) -> list[dict[str, Any]]:
             language="mixed",
             evidence=[{"term": "курьером", "weight": 0.9, "sentence": "Работа курьером, свободный график"}],
         ),
-        _row("near-1", "https://forum.example/t/123", 0.51, NEWS_TEXT + " Где купить?"),
+        _row(
+            "near-1",
+            "https://forum.example/t/123",
+            0.51,
+            NEWS_TEXT + " Где купить?",
+            evidence=[  # reasons for, then against, as explanations.py gives them
+                {"term": "купить", "weight": 0.6, "sentence": "Где купить?"},
+                {
+                    "term": "Telegram-контакты на странице: 1",
+                    "weight": 0.3,
+                    "sentence": "",
+                    "cue": "страница",
+                    "kind": "page",
+                },
+                {"term": "полиция", "weight": -2.1, "sentence": "", "cue": "предупреждение", "kind": "cue"},
+            ],
+        ),
         _row("near-2", "https://forum.example/t/456", 0.47, NEWS_TEXT),
         _row("news-1", "https://news.example/shymkent", 0.04, NEWS_TEXT, language="kk"),
         _row(

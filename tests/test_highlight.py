@@ -182,3 +182,15 @@ def test_sentence_flags_cover_quoted_sentences_and_nothing_else(
             covered[start : start + len(sentence)] = [True] * len(sentence)
             start = text.find(sentence, start + 1)
     assert all(covered[i] for i, flag in enumerate(flags) if flag == "1")  # only inside quoted sentences
+
+
+def test_only_reasons_for_a_violation_are_marked_and_page_signals_never() -> None:
+    text = "Полиция нашла закладки. Пишите @shop_example"
+    evidence = [
+        {"term": "закладки", "weight": 1.2, "sentence": "Полиция нашла закладки."},
+        {"term": "полиция", "weight": -4.2, "sentence": "Полиция нашла закладки.", "cue": "предупреждение"},
+        {"term": "Telegram-контакты на странице: 1", "weight": 0.8, "sentence": "", "kind": "page"},
+        {"term": "пишите", "weight": 0.3, "sentence": "", "kind": "word"},
+    ]
+    assert marked(highlight(text, evidence)) == [("закладки", "закладки"), ("Пишите", "пишите")]
+    assert in_sentences(highlight(text, evidence)) == "Полиция нашла закладки."

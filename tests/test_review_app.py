@@ -672,6 +672,19 @@ def test_case_page_shows_text_with_marked_evidence(
     assert "Гарантия веса, перезаклад при ненаходе." in html
 
 
+def test_case_page_gives_reasons_for_and_against_and_marks_only_the_words_for(
+    view_as: Callable[..., TestClient], ids: dict[str, int]
+) -> None:
+    html = view_as("boris").get(f"/cases/{ids['near-1']}").text
+    reasons = html.split("<h3>За нарушение</h3>")[1]
+    reasons_for, against = reasons.split("<h3>Против</h3>")
+    assert "купить" in reasons_for and "вклад +0.60" in reasons_for
+    assert "Telegram-контакты на странице: 1" in reasons_for and "<mark>Telegram" not in reasons_for
+    assert "полиция" in against and "(предупреждение)" in against and "вклад -2.10" in against
+    assert '<mark title="купить">купить</mark>' in html  # marked in the text
+    assert '<mark title="полиция">' not in html  # a reason against is listed, not marked
+
+
 def test_case_page_shows_contacts_cluster_history_and_model(
     view_as: Callable[..., TestClient], ids: dict[str, int]
 ) -> None:
