@@ -94,3 +94,25 @@ def test_real_negatives_modes(tmp_path: Path) -> None:
     table = corpus_stats.real_negative_counts(real).set_index("split")
     assert table.loc["dev", "texts"] == 2 and table.loc["dev", "drug_topic"] == 1
     assert table.loc["test", "texts"] == 1
+
+
+def test_a_corpus_of_another_size_is_made_once_and_then_reused_by_training(tmp_path: Path) -> None:
+    """Notebooks ask for a size of their own: training must reuse that corpus, not regenerate it at
+    params' size (which once made notebook 01 regenerate 6,200 pages behind its back)."""
+    from dataclasses import replace
+
+    from classifier.config import load_settings
+    from classifier.datasets import demo_dataset
+
+    base = load_settings()
+    settings = replace(base, extract=replace(base.extract, n_jobs=1))
+    folder = tmp_path / "corpus"
+    summary = corpus_stats.ensure_corpus(folder, settings, n=60, seed=4)
+    assert summary["pages"] == 60
+    made = (folder / "pages.warc.gz").stat().st_mtime_ns
+    said: list[str] = []
+    documents = demo_dataset(folder, settings, use_cache=False, say=said.append)
+    assert not said and len(documents) <= 60
+    assert corpus_stats.ensure_corpus(folder, settings, n=60, seed=4)["pages"] == 60
+    assert (folder / "pages.warc.gz").stat().st_mtime_ns == made  # reused, twice
+    assert corpus_stats.ensure_corpus(folder, settings, n=70, seed=4)["pages"] == 70  # another size: made
