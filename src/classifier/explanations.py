@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -130,6 +130,9 @@ class _Reader:
     blocks: dict[str, slice]
     cue_names: tuple[str, ...]
     finder: CueFinder | None
+    _columns: dict[str, tuple[np.ndarray, np.ndarray]] = field(
+        default_factory=dict
+    )  # word -> columns, repeats
 
     @classmethod
     def of(cls, pipeline: Pipeline, documents: Any) -> _Reader:
@@ -140,6 +143,7 @@ class _Reader:
         if not isinstance(text_step, Pipeline):
             raise ValueError("explanations need the sub-word feature set (model.feature_set: subword)")
         matrix = features.transform(prepared).tocsr()
+        matrix.sort_indices()  # each row's columns in order: a feature block is a slice of them
         slope, offset, units = _units(head)
         zero = sp.csr_matrix((1, matrix.shape[1]))
         cues = features.named_transformers_.get("cues")
@@ -157,54 +161,73 @@ class _Reader:
         )
 
     def explain(self, i: int) -> Explanation:
-        row = self.matrix.getrow(i)
-        values = (row.data * self.weights[row.indices]).tolist()
-        contribution = dict(zip(row.indices.tolist(), values, strict=True))
+        start, stop = self.matrix.indptr[i], self.matrix.indptr[i + 1]
+        indices = self.matrix.indices[start:stop]
+        values = self.matrix.data[start:stop] * self.weights[indices]
         norm = self.prepared["norm"].iat[i]
         parts: dict[str, Evidence] = {}
-        other = self._words(contribution, norm, parts)
-        self._cues(contribution, norm, parts)
-        self._page(contribution, i, parts)
+        other = self._words(*self._block("text", indices, values), norm, parts)
+        self._cues(_as_dict(*self._block("cues", indices, values)), norm, parts)
+        self._page(_as_dict(*self._block("meta", indices, values)), i, parts)
         if other:
             parts[OTHER_WORDS] = Evidence(OTHER_WORDS, other, "", kind="other")
         ordered = sorted(parts.values(), key=lambda e: -abs(e.weight))
         return Explanation(self.base, tuple(p for p in ordered if p.weight), self.units)
 
-    def _block(self, name: str, contribution: dict[int, float]) -> dict[int, float]:
-        """The block's columns (numbered from the block's start) with their contributions."""
+    def _block(self, name: str, indices: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The block's columns of a row (numbered from the block's start) and their contributions."""
         block = self.blocks.get(name)
         if block is None:
-            return {}
-        return {c - block.start: v for c, v in contribution.items() if block.start <= c < block.stop}
+            return np.empty(0, dtype=np.int64), np.empty(0)
+        low, high = np.searchsorted(indices, [block.start, block.stop])  # a row's columns are sorted
+        return indices[low:high] - block.start, values[low:high]
 
-    def _words(self, contribution: dict[int, float], norm: str, parts: dict[str, Evidence]) -> float:
-        """Each word's share of the n-gram columns; returns what no shown word owns."""
+    def _words(self, columns: np.ndarray, values: np.ndarray, norm: str, parts: dict[str, Evidence]) -> float:
+        """Each word's share of the n-gram columns; returns what no shown word owns.
+
+        A column's contribution is split between the words that add to it, by how often each does."""
+        if not len(columns):
+            return 0.0
         tokens = tokenize(norm)
-        owners: dict[int, list[tuple[str, float]]] = {}
-        for token, times in Counter(tokens).items():
-            for column, repeats in Counter(self.vectorizer.word_columns(token).tolist()).items():
-                owners.setdefault(column, []).append((token, float(times * repeats)))
-        for position, column in self.vectorizer.bigram_columns(tokens):
-            owners.setdefault(column, []).extend(((tokens[position], 0.5), (tokens[position + 1], 0.5)))
-        shares: dict[str, float] = {}
-        other = 0.0
-        for column, value in self._block("text", contribution).items():
-            owned = owners.get(column)
-            if not owned:
-                other += value
+        counts = Counter(tokens)
+        words = list(counts)
+        index = {word: k for k, word in enumerate(words)}
+        owner, owned, weight = [], [], []
+        for k, word in enumerate(words):
+            word_columns, repeats = self._word_columns(word)
+            owner.append(np.full(len(word_columns), k))
+            owned.append(word_columns)
+            weight.append(repeats * counts[word])
+        pairs = self.vectorizer.bigram_columns(tokens)  # a word pair: half to each word
+        owner.append(np.asarray([index[tokens[p + d]] for p, _ in pairs for d in (0, 1)], dtype=np.int64))
+        owned.append(np.asarray([c for _, c in pairs for _ in (0, 1)], dtype=np.int64))
+        weight.append(np.full(2 * len(pairs), 0.5))
+        owner_, owned_, weight_ = (np.concatenate(a) for a in (owner, owned, weight))
+        at = np.minimum(np.searchsorted(columns, owned_), len(columns) - 1)
+        present = columns[at] == owned_
+        owner_, at, weight_ = owner_[present], at[present], weight_[present]
+        totals = np.bincount(at, weights=weight_, minlength=len(columns))
+        per_word = np.bincount(owner_, weights=values[at] * weight_ / totals[at], minlength=len(words))
+        other = float(values[totals == 0].sum())
+        for word, value in zip(words, per_word.tolist(), strict=True):
+            if not value:
                 continue
-            total = sum(weight for _, weight in owned)
-            for token, weight in owned:
-                shares[token] = shares.get(token, 0.0) + value * weight / total
-        for token, value in shares.items():
-            if is_place_name(token):  # a city is where, never why (issue 15)
+            if is_place_name(word):  # a city is where, never why (issue 15)
                 other += value
             else:
-                parts[token] = Evidence(token, value, "")
+                parts[word] = Evidence(word, value, "")
         return other
 
-    def _cues(self, contribution: dict[int, float], norm: str, parts: dict[str, Evidence]) -> None:
-        block = self._block("cues", contribution)
+    def _word_columns(self, token: str) -> tuple[np.ndarray, np.ndarray]:
+        """A word's columns and how often it adds to each, once per word of the batch (words repeat)."""
+        found = self._columns.get(token)
+        if found is None:
+            columns, repeats = np.unique(self.vectorizer.word_columns(token), return_counts=True)
+            found = self._columns[token] = (columns.astype(np.int64), repeats.astype(float))
+        return found
+
+    def _cues(self, block: dict[int, float], norm: str, parts: dict[str, Evidence]) -> None:
+        """Each cue group's share (its count, half of each pair it is in), named where it first occurs."""
         if not block or self.finder is None:
             return
         groups: dict[str, float] = {}
@@ -226,11 +249,15 @@ class _Reader:
             weight = value + (known.weight if known else 0.0)
             parts[term] = Evidence(term, weight, "", label, kind="cue")
 
-    def _page(self, contribution: dict[int, float], i: int, parts: dict[str, Evidence]) -> None:
-        for column, value in self._block("meta", contribution).items():
+    def _page(self, block: dict[int, float], i: int, parts: dict[str, Evidence]) -> None:
+        for column, value in block.items():
             name = META_FEATURES[column]
             term = describe_meta(name, float(self.prepared[name].iat[i]))
             parts[term] = Evidence(term, value, "", "страница", kind="page")
+
+
+def _as_dict(columns: np.ndarray, values: np.ndarray) -> dict[int, float]:
+    return dict(zip(columns.tolist(), values.tolist(), strict=True))
 
 
 def _units(head: ScoringHead) -> tuple[float, float, str]:
