@@ -252,34 +252,36 @@ def load_settings(path: Path | str | None = None, overrides: list[str] | tuple[s
     unknown = set(raw) - set(SECTIONS)
     if unknown:
         raise ValueError(f"{path}: unknown sections {sorted(unknown)}; known: {sorted(SECTIONS)}")
-    for override in overrides:
-        section, key, value = parse_override(override)
-        raw.setdefault(section, {})
-        raw[section] = {**(raw[section] or {}), key: value}
-    return settings_from_dict(raw)
+    return settings_from_dict(_changed(raw, dict(map(parse_override, overrides))))
 
 
 def override(settings: Settings, changes: dict[str, Any]) -> Settings:
     """``settings`` with ``{"model.C": 8, ...}`` applied (checked as ``--set`` is)."""
-    raw = dataclasses.asdict(settings)
-    for name, value in changes.items():
-        section, key, _ = parse_override(f"{name}=")
-        raw[section] = {**raw[section], key: value}
-    return settings_from_dict(raw)
+    return settings_from_dict(_changed(dataclasses.asdict(settings), changes))
 
 
-def parse_override(text: str) -> tuple[str, str, Any]:
-    """``"model.C=8"`` -> ("model", "C", 8); the section and key must exist."""
+def parse_override(text: str) -> tuple[str, Any]:
+    """``"model.C=8"`` -> ("model.C", 8): the value read as YAML."""
     name, sep, value = text.partition("=")
-    section, dot, key = name.strip().partition(".")
-    if not sep or not dot or not key:
+    if not sep:
         raise ValueError(f"--set wants section.key=value, not {text!r}")
-    if section not in SECTIONS:
-        raise ValueError(f"--set {text}: unknown section {section!r}; known: {sorted(SECTIONS)}")
-    known = {f.name for f in dataclasses.fields(SECTIONS[section])}  # type: ignore[arg-type]
-    if key not in known:
-        raise ValueError(f"--set {text}: unknown key {key!r} in [{section}]; known: {sorted(known)}")
-    return section, key, yaml.safe_load(value)
+    return name.strip(), yaml.safe_load(value)
+
+
+def _changed(raw: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """Sections as plain data with ``{"section.key": value}`` applied; the section and key must exist."""
+    raw = dict(raw)
+    for name, value in changes.items():
+        section, dot, key = name.partition(".")
+        if not dot or not key:
+            raise ValueError(f"--set wants section.key=value, not {name!r}")
+        if section not in SECTIONS:
+            raise ValueError(f"--set {name}: unknown section {section!r}; known: {sorted(SECTIONS)}")
+        known = {f.name for f in dataclasses.fields(SECTIONS[section])}  # type: ignore[arg-type]
+        if key not in known:
+            raise ValueError(f"--set {name}: unknown key {key!r} in [{section}]; known: {sorted(known)}")
+        raw[section] = {**(raw.get(section) or {}), key: value}
+    return raw
 
 
 def settings_from_dict(raw: dict[str, Any]) -> Settings:

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from classifier.config import SHARED_REAL_DATA, Settings
-from classifier.corpus.generator import corpus_fingerprint, generate_corpus
+from classifier.corpus.generator import ensure_corpus as ensure_generated
 from classifier.corpus.written import is_written
 from classifier.datasets import demo_dataset, real_negatives
 
@@ -27,16 +27,8 @@ def ensure_corpus(corpus_dir: Path, settings: Settings, n: int, seed: int | None
     generator files; return its ``summary.json``. The size is recorded as asked for, so that training
     (``datasets.demo_dataset``) reuses the corpus instead of regenerating it at params' size."""
     corpus_dir = Path(corpus_dir)
-    seed = settings.corpus.seed if seed is None else seed
-    summary_file = corpus_dir / "summary.json"
-    try:
-        summary = json.loads(summary_file.read_text(encoding="utf-8"))
-        files = all((corpus_dir / name).exists() for name in ("pages.warc.gz", "labels.csv"))
-        if files and summary.get("fingerprint") == corpus_fingerprint(settings.corpus, n, seed):
-            return summary
-    except (OSError, ValueError):
-        pass
-    return generate_corpus(corpus_dir, settings.corpus, n=n, seed=seed)
+    ensure_generated(corpus_dir, settings.corpus, n, settings.corpus.seed if seed is None else seed)
+    return json.loads((corpus_dir / "summary.json").read_text(encoding="utf-8"))
 
 
 def load_labels(corpus_dir: Path) -> pd.DataFrame:

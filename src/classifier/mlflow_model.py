@@ -65,10 +65,11 @@ def save_pipeline(pipeline: Any, folder: Path) -> Path:
     """Write the pipeline with skops into ``folder`` (the pyfunc model's data path)."""
     import skops.io  # ~2 s to import: only logging and loading need it
 
-    trusted_types(skops.io.get_untrusted_types(data=skops.io.dumps(pipeline)))
+    data = skops.io.dumps(pipeline)  # once: checked, then written
+    trusted_types(skops.io.get_untrusted_types(data=data))
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / PIPELINE_FILE
-    skops.io.dump(pipeline, path)
+    path.write_bytes(data)
     return path
 
 
@@ -76,7 +77,8 @@ def load_pipeline(folder: Path) -> Any:
     import skops.io
 
     path = Path(folder) / PIPELINE_FILE if Path(folder).is_dir() else Path(folder)
-    return skops.io.load(path, trusted=trusted_types(skops.io.get_untrusted_types(file=path)))
+    data = path.read_bytes()  # once: its types checked, then loaded
+    return skops.io.loads(data, trusted=trusted_types(skops.io.get_untrusted_types(data=data)))
 
 
 class ScoringPyfunc:

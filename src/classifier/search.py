@@ -110,7 +110,7 @@ def search(
         tracking.log_params({"search": {"space": settings.search.space, "folds": settings.search.folds}})
         for number, overrides in enumerate(tried, 1):
             trial_settings = override(settings, overrides)
-            name = " ".join(f"{k}={v}" for k, v in overrides.items())
+            name = _named(overrides)
             with tracking.nested_run(run_name=f"trial {number}: {name}") as run_id:
                 tracking.log_params(overrides)
                 fold_scores = cross_validated(training.train, trial_settings)
@@ -123,18 +123,20 @@ def search(
             )
         best = max(trials, key=lambda t: t.score)
         tracking.log_metrics({"best_cv_average_precision": best.score})
-        tracking.set_run_tags(
-            {"best": " ".join(f"{k}={v}" for k, v in best.overrides.items()), "best_run": best.run_id}
-        )
+        tracking.set_run_tags({"best": _named(best.overrides), "best_run": best.run_id})
     registered = None
     if register:
-        overrides = [f"{k}={v}" for k, v in best.overrides.items()]
         registered = train(
             override(settings, best.overrides),
             data,
             demo_dir=demo_dir,
             say=say,
             run_name="search best",
-            tags={"search_run": parent, "overrides": " ".join(overrides)},
+            tags={"search_run": parent, "overrides": _named(best.overrides)},
         )
     return SearchResult(trials, best, parent, registered)
+
+
+def _named(overrides: dict[str, Any]) -> str:
+    """``model.C=4.0 model.cue_weight=1``: a trial as ``--set`` would write it."""
+    return " ".join(f"{k}={v}" for k, v in overrides.items())

@@ -390,22 +390,29 @@ def _wanted_size(summary: dict, settings: CorpusSettings) -> tuple[int, int]:
     return int(summary["requested_pages"]), int(summary["seed"])
 
 
-def ensure_corpus(out_dir: Path, settings: CorpusSettings) -> str:
+def ensure_corpus(
+    out_dir: Path, settings: CorpusSettings, n: int | None = None, seed: int | None = None
+) -> str:
     """Generate the corpus in ``out_dir`` unless the one there was made by these settings and this
-    code (at the size it was asked for: params' size, or an explicit ``n``/``seed``); returns what was
-    done, empty when the corpus was current."""
+    code at the size wanted: ``n``/``seed`` when given, else the size it was asked for (params' size,
+    or an explicit ``n``/``seed``); returns what was done, empty when the corpus was current."""
+    asked = None if n is None and seed is None else _asked_size(settings, n, seed)
     try:
         summary = json.loads((out_dir / "summary.json").read_text(encoding="utf-8"))
-        n, seed = _wanted_size(summary, settings)
+        n, seed = asked or _wanted_size(summary, settings)
         files = all((out_dir / name).exists() for name in ("pages.warc.gz", "labels.csv"))
         if files and summary.get("fingerprint") == corpus_fingerprint(settings, n, seed):
             return ""
         why = "made by other corpus settings or generator files"
     except (OSError, ValueError, KeyError, TypeError):
-        n, seed, why = settings.n_pages, settings.seed, "no corpus yet"
+        (n, seed), why = asked or (settings.n_pages, settings.seed), "no corpus yet"
     explicit = (n, seed) != (settings.n_pages, settings.seed)
     generate_corpus(out_dir, settings, n if explicit else None, seed if explicit else None)
     return f"demo corpus in {out_dir}: {why}; generated it ({n} pages, seed {seed})"
+
+
+def _asked_size(settings: CorpusSettings, n: int | None, seed: int | None) -> tuple[int, int]:
+    return (settings.n_pages if n is None else n), (settings.seed if seed is None else seed)
 
 
 def generate_corpus(

@@ -239,8 +239,10 @@ class ChunkScorer:
         row.update(
             score=round(float(prediction.score[j]), 6),
             label=label,
-            # a category is a claim about a violation: below the threshold there is none to name
-            category=str(prediction.category[j]) if label else "none",
+            category=str(
+                prediction.category[j]
+            ),  # "none" below the threshold (model.prediction_from_features)
+            # the queue shows a category's probability only for a category it names
             category_probability=round(probability, 4) if label and not math.isnan(probability) else None,
             evidence=[e.as_dict() for e in result.evidence[j]],
         )
