@@ -255,7 +255,9 @@ def test_declared_charset_round_trips(page: tuple[str, bytes, str, str | None]) 
     html, payload, encoding, header = page
     decoded = decode_html(payload, header)
     assert decoded.text == html
-    assert (_codec(decoded.encoding) or "").removesuffix("-sig") == _codec(encoding)
+    # a page of ASCII only (a real forum post of code) reads the same in every charset: named "ascii"
+    expected = "ascii" if payload.isascii() else _codec(encoding)
+    assert (_codec(decoded.encoding) or "").removesuffix("-sig") == expected
 
 
 def test_a_page_in_capitals_keeps_its_declared_charset() -> None:
