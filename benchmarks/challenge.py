@@ -29,12 +29,13 @@ from sklearn.model_selection import GroupKFold
 from sklearn.pipeline import make_pipeline
 from threadpoolctl import threadpool_limits
 
-from classifier.challenge import challenge_metrics, load_challenge
-from classifier.config import load_settings
+from classifier.common.config import load_settings
 from classifier.corpus.written import is_written
-from classifier.evaluate import choose_threshold
-from classifier.model import predict
-from classifier.train import TrainingData, fit_model, load_training_data, row_weights
+from classifier.modeling.challenge import challenge_metrics, load_challenge
+from classifier.modeling.evaluate import choose_threshold
+from classifier.modeling.model import predict
+from classifier.modeling.train import fit_model
+from classifier.modeling.training_data import TrainingData, load_training_data, row_weights
 from results_file import write_results
 
 SHOWN = {

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import yaml
 
-from classifier.config import DEFAULT_PARAMS, MODELS_DIR, load_settings
-from classifier.corpus.generator import generate_corpus
+from classifier.common.config import DEFAULT_PARAMS, MODELS_DIR, load_settings
+from classifier.corpus.build import generate_corpus
 from results_file import write_results
 from scoring import score_command
 

@@ -20,8 +20,8 @@ import random
 import time
 from collections import defaultdict
 
-from classifier.config import SHARED_REAL_DATA
-from classifier.decoding import decode_html
+from classifier.common.config import SHARED_REAL_DATA
+from classifier.ingest.decoding import decode_html
 from results_file import write_results
 
 REAL = SHARED_REAL_DATA

@@ -23,12 +23,12 @@ from resiliparse.extract.html2text import extract_plain_text
 from resiliparse.parse.html import HTMLTree
 from warcio.archiveiterator import ArchiveIterator
 
-from classifier.config import DATA_DIR, load_settings
-from classifier.corpus.generator import generate_corpus
-from classifier.decoding import decode_html
-from classifier.extract import extract_documents
-from classifier.ingest import iter_records
-from classifier.normalize import normalize_text
+from classifier.common.config import DATA_DIR, load_settings
+from classifier.corpus.build import generate_corpus
+from classifier.extract.run import extract_documents
+from classifier.ingest.decoding import decode_html
+from classifier.ingest.sources import iter_records
+from classifier.text.normalize import normalize_text
 from results_file import write_results
 
 

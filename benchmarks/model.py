@@ -16,10 +16,11 @@ from dataclasses import replace
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from classifier.config import load_settings
-from classifier.evaluate import binary_metrics
-from classifier.model import predict
-from classifier.train import fit_model, load_training_data, shipped_model
+from classifier.common.config import load_settings
+from classifier.modeling.evaluate import binary_metrics
+from classifier.modeling.model import predict
+from classifier.modeling.train import fit_model, shipped_model
+from classifier.modeling.training_data import load_training_data
 from results_file import write_results
 
 

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from classifier.config import DEFAULT_PARAMS, MODELS_DIR, load_settings
-from classifier.corpus.generator import generate_corpus
+from classifier.common.config import DEFAULT_PARAMS, MODELS_DIR, load_settings
+from classifier.corpus.build import generate_corpus
 from extraction import bare_trafilatura, html_payloads
 from results_file import write_results
 

@@ -1,6 +1,6 @@
-"""Count the letter pairs of real Russian and Kazakh text for charset detection (src/classifier/decoding.py).
+"""Count the letter pairs of real Russian and Kazakh text for charset detection (src/classifier/ingest/decoding.py).
 
-Reads the dev split of ../shared/data/real/ and writes src/classifier/letter_pairs.json: for each language,
+Reads the dev split of ../shared/data/real/ and writes src/classifier/ingest/letter_pairs.json: for each language,
 how often each case-folded Cyrillic letter is followed by each other letter or by a word boundary. Only
 these counts go into the repository, never the texts. Run it again when the corpora change:
 
@@ -49,7 +49,7 @@ def count_pairs(texts: list[str]) -> list[list[int]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--real", type=Path, default=ROOT.parent / "shared" / "data" / "real")
-    parser.add_argument("--out", type=Path, default=ROOT / "src" / "classifier" / "letter_pairs.json")
+    parser.add_argument("--out", type=Path, default=ROOT / "src" / "classifier" / "ingest" / "letter_pairs.json")
     args = parser.parse_args()
     result: dict[str, object] = {
         "about": "letter-pair counts of the dev split of these corpora (counts only, no text): "

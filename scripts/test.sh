@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The whole test suite (sets up .venv on first use). Extra arguments go to pytest.
+# Lint, then the test suite on every core (pytest-xdist); sets up .venv on first use.
+# Extra arguments go to pytest:  -m "not slow"  is the fast lane for development,  -n 0  one process.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-venv.sh
 .venv/bin/ruff check src tests benchmarks
-exec .venv/bin/python -m pytest "$@"
+exec .venv/bin/python -m pytest -n "${TEST_WORKERS:-auto}" "$@"

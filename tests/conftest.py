@@ -11,20 +11,17 @@ import pytest
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
-from classifier.config import Settings, load_settings
-from classifier.corpus.generator import generate_corpus
-from classifier.datasets import demo_dataset
-from classifier.faults import SLOW_ENV
-from classifier.model_trust import TRUSTED_DIRS_ENV
-from classifier.train import fit_model
+from classifier.common.config import Settings, load_settings
+from classifier.common.faults import SLOW_ENV
+from classifier.corpus.build import generate_corpus
+from classifier.modeling.datasets import demo_dataset
+from classifier.modeling.model_trust import TRUSTED_DIRS_ENV
+from classifier.modeling.train import fit_model
+from slow_pages import SLOW_PAGES
 
 RESOURCES = Path(__file__).parent / "resources"
-# A page slow by construction, for the tests of the page time limit: extracting any page of this host
-# sleeps ten minutes (classifier.faults.slow_point), in this process and in every worker it starts later
-# (hence set here, before any test starts a worker pool). No real page is on a .invalid host.
-SLOW_HOST = "slow-page.invalid"
-SLOW_SECONDS = 600
-os.environ[SLOW_ENV] = f"extract.page@{SLOW_HOST}={SLOW_SECONDS}"
+# set here, before any test starts a worker pool, so that every process inherits it (slow_pages.py)
+os.environ[SLOW_ENV] = SLOW_PAGES
 
 
 @pytest.fixture()
@@ -37,26 +34,6 @@ def settings() -> Settings:
     """The project's settings, single-process so that tests stay quick and deterministic."""
     base = load_settings()
     return replace(base, extract=replace(base.extract, n_jobs=1))
-
-
-def write_warc(path: Path, pages: list[tuple[str, bytes, str]], gzip: bool = True) -> Path:
-    """A WARC with a warcinfo record, and a request and a response record for each page."""
-    import io
-
-    from warcio.statusandheaders import StatusAndHeaders
-    from warcio.warcwriter import WARCWriter
-
-    with path.open("wb") as stream:
-        writer = WARCWriter(stream, gzip=gzip)
-        writer.write_record(writer.create_warcinfo_record(path.name, {"software": "tests"}))
-        for url, body, content_type in pages:
-            request = StatusAndHeaders(f"GET {url} HTTP/1.1", [], is_http_request=True)
-            writer.write_record(writer.create_warc_record(url, "request", http_headers=request))
-            http = StatusAndHeaders("200 OK", [("Content-Type", content_type)], protocol="HTTP/1.1")
-            writer.write_record(
-                writer.create_warc_record(url, "response", payload=io.BytesIO(body), http_headers=http)
-            )
-    return path
 
 
 @pytest.fixture(scope="session")
@@ -86,7 +63,7 @@ def trained_model(tmp_path_factory: pytest.TempPathFactory, behavioural_settings
 @pytest.fixture(scope="session")
 def exported_model(tmp_path_factory: pytest.TempPathFactory, trained_model: Pipeline) -> Path:
     """The session's model as an exported folder, the way `classifier score --model models/...` reads it."""
-    from classifier.model import save_model
+    from classifier.modeling.model import save_model
 
     folder = tmp_path_factory.mktemp("exported") / "drug-ad-classifier"
     save_model(trained_model, folder)

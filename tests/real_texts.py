@@ -8,7 +8,7 @@ import json
 from functools import cache
 from pathlib import Path
 
-from classifier.config import SHARED_REAL_DATA
+from classifier.common.config import SHARED_REAL_DATA
 
 SAMPLE = Path(__file__).parent / "resources" / "cyrillic_texts.jsonl"
 SINGLE_BYTE = ("windows-1251", "koi8-r", "cp866", "kz1048", "mac-cyrillic", "iso8859-5")

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import yaml
 
-from classifier.config import DEFAULT_PARAMS, load_settings
-from classifier.corpus.generator import generate_corpus
+from classifier.common.config import DEFAULT_PARAMS, load_settings
+from classifier.corpus.build import generate_corpus
 
 VOLATILE = ("run_id", "scored_at")  # the only fields that differ between two separate runs
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any, NamedTuple
 
-from sqlalchemy import event
+from sqlalchemy import Engine, event
 
 from classifier.queue import CaseStore, StaleCaseError
 
@@ -39,34 +39,39 @@ def hold_after(after: str, seconds: float, until: Callable[[], Any]) -> Callable
 
 
 def _serve(worker: int, barrier: Any, entered: list[Any], jobs: Any, results: Any) -> None:
-    """A worker process: opens and closes its own store when told; for every other job, waits for the
-    other worker at the barrier, then tells it (``entered``) and calls its store."""
+    """A worker process: closes its store when told; for every other job (opening a store, or calling
+    the open one), waits for the other worker at the barrier, then tells it (``entered``) and acts."""
     store: CaseStore | None = None
     while (job := jobs.get()) is not None:
         method, args, kwargs, hold = job
-        if method in ("open", "close"):
-            if store is not None:
-                store.close()
-            store = CaseStore(*args) if method == "open" else None
+        if method in ("open", "close") and store is not None:
+            store.close()
+            store = None
+        if method == "close":
             results.put(Outcome(worker, "ok", None, 0.0, 0.0))
             continue
-        assert store is not None, "open a store first"
+        assert store is not None or method == "open", "open a store first"
+        # opening a store creates its engine, so a hold for "open" listens on every engine of the process
+        target = Engine if method == "open" else store.engine  # type: ignore[union-attr]
         listener = hold_after(*hold, until=partial(entered[1 - worker].wait, timeout=60)) if hold else None
         if listener:
-            event.listen(store.engine, "after_cursor_execute", listener)
+            event.listen(target, "after_cursor_execute", listener)
         entered[worker].clear()  # before the barrier, which the other passes only after it
         barrier.wait(timeout=60)
         started = time.monotonic()
         entered[worker].set()
         try:
-            kind, value = "ok", getattr(store, method)(*args, **kwargs)
+            if method == "open":
+                kind, value, store = "ok", None, CaseStore(*args, **kwargs)
+            else:
+                kind, value = "ok", getattr(store, method)(*args, **kwargs)
         except StaleCaseError as exc:
             kind, value = "stale", str(exc)
         except Exception as exc:  # reported to the test, which fails on it
             kind, value = "error", f"{type(exc).__name__}: {exc}"
         results.put(Outcome(worker, kind, value, started, time.monotonic()))
         if listener:
-            event.remove(store.engine, "after_cursor_execute", listener)
+            event.remove(target, "after_cursor_execute", listener)
     if store is not None:
         store.close()
 
@@ -95,9 +100,12 @@ class Workers:
             queue.put(job)
         return sorted((self.results.get(timeout=120) for _ in self.jobs), key=lambda o: o.worker)
 
-    def open(self, url: str) -> None:
-        """Each worker opens a store of its own on ``url``."""
-        self._send([("open", (url,), {}, None)] * 2)
+    def open(self, url: str, hold: tuple | None = None) -> list[Outcome]:
+        """Each worker opens a store of its own on ``url``, both at once; outcomes by worker.
+
+        ``hold``: as for :meth:`call`, in the worker that reaches the statement first.
+        """
+        return self._send([("open", (url,), {}, hold)] * 2)
 
     def release(self) -> None:
         """Each worker closes its store: its database can be dropped."""

@@ -1,4 +1,4 @@
-"""Crash safety: `classifier score` killed with SIGKILL at its crash points (classifier/faults.py) and at
+"""Crash safety: `classifier score` killed with SIGKILL at its crash points (classifier/common/faults.py) and at
 random moments, then started again, ends as an uninterrupted run does: no record lost or duplicated,
 the case store consistent; a decision killed mid-transaction is all there or not at all. On SQLite
 and on PostgreSQL.
@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, create_engine, func, select
 
-from classifier.faults import CRASH_ENV, SLOW_ENV
+from classifier.common.faults import CRASH_ENV, SLOW_ENV
 from classifier.queue import CaseStore
 from classifier.queue.schema import cases_table, decisions_table, runs_table, scores_table
 from databases import backend_params, fresh_database
@@ -71,14 +71,16 @@ def run(args: list[str], crash_at: str | None = None) -> subprocess.CompletedPro
 
 def checkpoint_path(args: list[str]) -> Path:
     """Where the command keeps its checkpoint: a file named by ``run_key`` of the command's arguments."""
-    from classifier.cli import _settings, build_parser
+    from classifier.cli.arguments import build_parser
+    from classifier.cli.commands import settings_from_args
+    from classifier.modeling.loading import LoadedModel
     from classifier.queue.store import masked_url
-    from classifier.score.engine import ScoringModel, run_key
+    from classifier.score.run_identity import run_key
 
     parsed = build_parser().parse_args(args[1:])
     card = json.loads((Path(parsed.model) / "model_card.json").read_text(encoding="utf-8"))
-    model = ScoringModel(None, card["name"], str(card["version"]), parsed.model)  # type: ignore[arg-type]
-    key = run_key(parsed.inputs, Path(parsed.out), model, masked_url(parsed.db), _settings(parsed))
+    model = LoadedModel(None, card["name"], str(card["version"]), parsed.model)  # type: ignore[arg-type]
+    key = run_key(parsed.inputs, Path(parsed.out), model, masked_url(parsed.db), settings_from_args(parsed))
     return Path(parsed.checkpoints) / f"{key}.sqlite"
 
 
@@ -320,7 +322,7 @@ def test_killed_while_recording_a_decision(db_url: str) -> None:
 
 
 def test_crash_point_names_a_point_and_its_count() -> None:
-    from classifier.faults import _target
+    from classifier.common.faults import _target
 
     assert _target("") is None
     assert _target("store.add_scored") == ("store.add_scored", 1)

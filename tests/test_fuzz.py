@@ -36,36 +36,33 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given
 from hypothesis import strategies as st
 
-from classifier.config import ExtractSettings, IngestSettings, ModelSettings
-from classifier.contacts import CONTACT_FIELDS, PATTERNS, find_contacts
-from classifier.decoding import charset_from_content_type, decode_html
-from classifier.explanations import explain_scores, predict_and_explain
-from classifier.extract import DOCUMENT_FIELDS, MAX_LINKS, extract_document, extract_documents
-from classifier.features import META_FEATURES, DocumentPreparer, SubwordVectorizer, tokenize
-from classifier.ingest import (
-    IngestStats,
-    Record,
-    iter_records,
-    read_html_files,
-    record_from_bytes,
-    record_from_row,
-    record_id,
-)
-from classifier.model import build_pipeline, fit_pipeline, predict
-from classifier.normalize import (
-    detect_language,
-    emoji_to_tokens,
-    kazakh_share,
+from classifier.common.config import ExtractSettings, IngestSettings, ModelSettings
+from classifier.extract.documents import DOCUMENT_FIELDS, extract_document
+from classifier.extract.html import MAX_LINKS
+from classifier.extract.run import extract_documents
+from classifier.ingest.decoding import charset_from_content_type, decode_html
+from classifier.ingest.html_files import read_html_files
+from classifier.ingest.partitions import plan_partitions, read_partition
+from classifier.ingest.records import IngestStats, Record, record_from_bytes, record_id
+from classifier.ingest.sources import iter_records
+from classifier.ingest.tables import record_from_row
+from classifier.modeling.explanations import explain_scores, predict_and_explain
+from classifier.modeling.features import META_FEATURES, DocumentPreparer, SubwordVectorizer
+from classifier.modeling.model import build_pipeline, fit_pipeline, predict
+from classifier.review.highlight import highlight
+from classifier.text.contacts import CONTACT_FIELDS, PATTERNS, find_contacts
+from classifier.text.emoji import emoji_to_tokens
+from classifier.text.language import detect_language, kazakh_share
+from classifier.text.normalize import (
     normalize_text,
     normalize_with_signals,
     repair_mixed_words,
     replace_contacts,
 )
-from classifier.review.highlight import highlight
-from classifier.score.partitions import plan_partitions, read_partition
-from conftest import write_warc
+from classifier.text.words import tokenize
 from fuzzing import fuzz
 from real_texts import charsets_for, real_texts
+from warc_files import write_warc
 
 # -- text -------------------------------------------------------------------------------------------
 RUSSIAN = "абвгдеёжзийклмнопрстуфхцчшщъыьэюя"

@@ -8,7 +8,7 @@ Nothing here depends on how fast the machine is. What is read is checked with th
 so a slow machine cannot turn a page into an error row; that the huge pages are cheap is checked by the
 path they take (the element guard's full-text read), and their speed is measured by the benchmarks. The
 time limit itself is tested on a page that is slow by construction: tests/conftest.py arms the slow
-point ``extract.page`` (``classifier.faults``) to sleep ten minutes on any page of ``SLOW_HOST``.
+point ``extract.page`` (``classifier.common.faults``) to sleep ten minutes on any page of ``SLOW_HOST``.
 """
 
 from __future__ import annotations
@@ -27,13 +27,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from classifier.config import DEFAULT_PARAMS, Settings, load_settings
-from classifier.extract import extract_document, extract_documents
-from classifier.ingest import IngestStats, Record, iter_records, record_from_row
-from classifier.limits import check_memory, peak_rss_mb, time_limit
-from classifier.score.partitions import plan_partitions, read_partition
-from conftest import SLOW_HOST, SLOW_SECONDS
+from classifier.common.config import DEFAULT_PARAMS, Settings, load_settings
+from classifier.common.limits import check_memory, peak_rss_mb, time_limit
+from classifier.extract.documents import extract_document
+from classifier.extract.run import extract_documents
+from classifier.ingest.partitions import plan_partitions, read_partition
+from classifier.ingest.records import IngestStats, Record
+from classifier.ingest.sources import iter_records
+from classifier.ingest.tables import record_from_row
 from hostile_corpus import EXPECTED_GOOD, HOSTILE_URL, good_page, write_corpus
+from slow_pages import SLOW_HOST, SLOW_SECONDS
 
 HOSTILE = Path(__file__).parent / "resources" / "hostile"
 SETTINGS = load_settings()
@@ -351,7 +354,7 @@ def test_lone_surrogates_reach_neither_the_cache_nor_the_outputs(tmp_path: Path)
 def test_peak_memory_is_measured_and_checked(caplog: pytest.LogCaptureFixture) -> None:
     peak = peak_rss_mb()
     assert peak > 10
-    with caplog.at_level(logging.WARNING, logger="classifier.limits"):
+    with caplog.at_level(logging.WARNING, logger="classifier.common.limits"):
         assert check_memory(peak * 100) >= peak
         assert not caplog.records
         check_memory(1)

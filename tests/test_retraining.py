@@ -18,13 +18,13 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from classifier import tracking
 from classifier.cli import main
-from classifier.config import Settings, load_settings
-from classifier.corpus.generator import generate_corpus
-from classifier.model import predict
+from classifier.common.config import Settings, load_settings
+from classifier.corpus.build import generate_corpus
+from classifier.modeling import tracking
+from classifier.modeling.model import predict
+from classifier.modeling.train import train
 from classifier.queue import CaseStore
-from classifier.train import train
 from mlflow_server import running_mlflow_server
 
 pytestmark = pytest.mark.slow

@@ -16,7 +16,6 @@ import re
 from collections.abc import Callable, Sequence
 from urllib.parse import urlsplit
 
-from classifier.corpus.generators import load_vocab
 from classifier.corpus.markup_damage import break_html
 from classifier.corpus.page_parts import (
     Page,
@@ -35,6 +34,7 @@ from classifier.corpus.page_parts import (
     share,
     sidebar,
 )
+from classifier.corpus.slot_values import load_vocab
 
 __all__ = ["LANGS", "LAYOUTS", "render_page"]
 

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Sequence
 from functools import cache
 
-from classifier.corpus.generators import load_vocab
+from classifier.corpus.slot_values import load_vocab
 
 _CYR_TO_LATIN = {
     "а": "a",

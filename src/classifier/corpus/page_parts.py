@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
-from classifier.corpus.generators import load_vocab
+from classifier.corpus.slot_values import load_vocab
 
 _SLUGS = ("catalog", "news", "about", "help", "page", "section", "info", "topic", "item", "blog", "category")
 _SHARE_HOSTS = ("vk", "facebook", "ok", "x", "mail")

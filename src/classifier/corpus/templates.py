@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from classifier.corpus.generators import GENERATORS, PageContext, load_vocab
+from classifier.corpus.slot_values import GENERATORS, PageContext, load_vocab
 
 LAYOUTS = ("shop", "telegram", "forum", "classifieds", "social", "news", "bare")
 CATEGORIES = ("sale", "recruitment", "propaganda")

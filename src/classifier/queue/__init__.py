@@ -6,17 +6,27 @@ Every scored row is also kept in ``scores`` (the case's history), every expert d
 hold the review app's accounts.
 
 - ``keys``: the canonical URL of a resource;
-- ``schema``: the tables, and the additive migration of older stores;
-- ``reports``: how scored rows update their case;
-- ``store``: :class:`CaseStore`, writing runs, scores and decisions, reading cases;
+- ``values``: conversions every module shares (UTC times, text PostgreSQL accepts, JSON);
+- ``schema``: the tables as the code uses them;
+- ``database``: opening SQLite or PostgreSQL;
+- ``migrate`` and ``migrations/``: Alembic revisions that bring any store, old or new, to ``schema``;
+- ``reports`` and ``writes``: how scoring runs and their scored rows become cases and history;
+- ``reads``: the review order, one case, duplicate groups, counts, runs;
+- ``audit``: the audit log;
+- ``decisions``: expert decisions and :class:`StaleCaseError`;
+- ``store``: :class:`CaseStore`, the one object callers hold, made of the four parts above;
 - ``views``: the review app's queries (filtered queue, uncertain cases, dashboard);
 - ``accounts``: users, password hashes, sessions, the login rate limit;
-- ``exports``: decided cases for the blocking system, decisions as training rows.
+- ``exports``: decided cases for the blocking system (:func:`export_cases`), decisions as training rows.
+
+A module imports only modules above it in this list: ``store`` never imports ``exports``.
 
 Import it as ``from classifier import queue``: the name shadows the standard library's ``queue`` only
 inside the package.
 """
 
+from classifier.queue.database import masked_url
+from classifier.queue.decisions import StaleCaseError
 from classifier.queue.exports import (
     EXPORT_FIELDS,
     LABEL_FIELDS,
@@ -26,8 +36,9 @@ from classifier.queue.exports import (
     write_labels,
 )
 from classifier.queue.keys import MAX_KEY_BYTES, case_key
+from classifier.queue.migrate import Revisions, upgrade_store
 from classifier.queue.schema import CATEGORIES, DECISIONS, NEW, PENDING, ROLES, STATUSES
-from classifier.queue.store import CaseStore, StaleCaseError, masked_url
+from classifier.queue.store import CaseStore
 from classifier.score.rows import TEXT_CHARS
 
 __all__ = [
@@ -42,11 +53,13 @@ __all__ = [
     "STATUSES",
     "TEXT_CHARS",
     "CaseStore",
+    "Revisions",
     "StaleCaseError",
     "case_key",
     "export_cases",
     "export_labels",
     "masked_url",
+    "upgrade_store",
     "write_export",
     "write_labels",
 ]

@@ -11,9 +11,10 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from classifier.outputs import TableWriter
+from classifier.common.outputs import TableWriter
+from classifier.queue.reads import ranked
 from classifier.queue.schema import CATEGORIES, cases_table, decisions_table
-from classifier.queue.store import CaseStore, ranked
+from classifier.queue.store import CaseStore
 from classifier.queue.values import public, utc
 
 EXPORT_FIELDS = (

@@ -1,12 +1,11 @@
-"""The case store's tables, and the small additive migration that keeps older stores usable.
+"""The case store's tables as the code reads and writes them, and the values of its status columns.
 
-Portable types only, so that the same schema runs on SQLite and PostgreSQL.
+Portable types only, so that the same schema runs on SQLite and PostgreSQL. A change here needs a
+migration in ``migrations/versions`` too: that is what brings existing stores to this schema
+(``tests/queue/test_migrations.py`` checks that the two agree).
 """
 
 from __future__ import annotations
-
-from collections.abc import Mapping
-from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -14,7 +13,6 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
-    Engine,
     Float,
     ForeignKey,
     Index,
@@ -24,7 +22,6 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    inspect,
     text,
 )
 
@@ -179,39 +176,3 @@ sessions_table = Table(
     Column("expires_at", _TIME, nullable=False),
     Index("ix_sessions_user", "user_id"),
 )
-
-
-_SCHEMA_LOCK = 727_364_201  # a PostgreSQL advisory lock key: one process upgrades the schema at a time
-
-
-def ensure_schema(engine: Engine) -> None:
-    """Create missing tables, then add the columns and indexes that newer code defines.
-
-    Only additive changes, so a store written by an older version keeps its cases and decisions: new
-    columns are nullable or carry a server default, and nothing is dropped or retyped. On PostgreSQL
-    the whole upgrade holds an advisory lock, so processes starting together do not race each other.
-    """
-    with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
-        metadata.create_all(conn)
-        # two catalog queries for all tables: per-table and per-index checks cost ~0.3 s on PostgreSQL
-        found, names = inspect(conn), list(metadata.tables)
-        columns = _names(found.get_multi_columns(filter_names=names))
-        indexes = _names(found.get_multi_indexes(filter_names=names))
-        for table in metadata.sorted_tables:
-            for column in table.columns:
-                if column.name not in columns.get(table.name, ()):
-                    kind = column.type.compile(engine.dialect)
-                    default = (
-                        f" NOT NULL DEFAULT {column.server_default.arg.text}" if column.server_default else ""
-                    )
-                    conn.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}{default}'))
-            for index in table.indexes:  # after the columns: a new index may cover a new column
-                if index.name not in indexes.get(table.name, ()):
-                    index.create(conn)
-
-
-def _names(reflected: Mapping[tuple[str | None, str], list[Any]]) -> dict[str, set[str]]:
-    """Table name → the names of its reflected columns (or indexes)."""
-    return {table: {item["name"] for item in items} for (_schema, table), items in reflected.items()}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -65,7 +65,4 @@ def json_dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
-def chunks(items: Sequence[Any], size: int = 5000) -> Iterable[Sequence[Any]]:
-    """Slices that keep IN lists under the drivers' bound-parameter limits (SQLite: 32,766)."""
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+IN_LIST_LIMIT = 5000  # values per IN list: under the drivers' bound-parameter limits (SQLite: 32,766)

@@ -9,8 +9,9 @@ from typing import Any
 
 from sqlalchemy import Date, case, cast, func, or_, select
 
+from classifier.queue.reads import ranked
 from classifier.queue.schema import NEW, PENDING, cases_table, decisions_table, runs_table
-from classifier.queue.store import CaseStore, ranked
+from classifier.queue.store import CaseStore
 from classifier.queue.values import clean_text, now, public, utc
 
 # The queue lists these columns; the text stays on the case page.

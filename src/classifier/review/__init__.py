@@ -1,2 +1,4 @@
-"""The expert review web app (``classifier review``): FastAPI routes in ``app``, the safety measures in
-``security``, evidence highlighting in ``highlight``, the interface's words in ``texts``."""
+"""The expert review web app (``classifier review``). ``app.create_app`` builds it; ``routes`` holds its
+pages, one router each; ``dependencies`` says who may use them (session, role, CSRF token) and ``errors``
+what a refusal looks like; ``logins`` decides login attempts; ``pages`` renders the templates;
+``security`` has the headers, cookies and limits; ``highlight`` marks the evidence; ``texts`` the words."""

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from classifier.contacts import PATTERNS
-from classifier.features import tokenize
-from classifier.normalize import PLACEHOLDERS, normalize_text
+from classifier.text.contacts import PATTERNS
+from classifier.text.normalize import PLACEHOLDERS, normalize_text
+from classifier.text.words import tokenize
 
 # Python's \w covers Cyrillic, Kazakh and the styled "math" letters sellers use; digits and
 # look-alike symbols inside a word (3aклaдки) stay part of it.

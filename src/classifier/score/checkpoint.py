@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from classifier.faults import crash_point
+from classifier.common.faults import crash_point
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);

@@ -23,12 +23,14 @@ from typing import Any
 
 import numpy as np
 
-from classifier.config import Settings
-from classifier.extract import extract_documents
-from classifier.faults import slow_point
-from classifier.ingest import IngestStats
+from classifier.common.batching import batched
+from classifier.common.config import Settings
+from classifier.common.faults import slow_point
+from classifier.extract.run import extract_documents
+from classifier.ingest.partitions import Partition, plan_partitions, read_partition
+from classifier.ingest.records import IngestStats
 from classifier.score.checkpoint import Checkpoint
-from classifier.score.partitions import Partition, plan_partitions, read_partition
+from classifier.score.chunks import ChunkScorer
 
 log = logging.getLogger(__name__)
 PARTITIONS_DONE = "partitions_done"
@@ -39,6 +41,23 @@ class DaskOptions:
     scheduler: str | None = None  # tcp://HOST:PORT of a running cluster; None: start a LocalCluster
     workers: int = 2  # LocalCluster size
     partition_records: int = 250  # records per task: small enough to spread, big enough to batch
+
+
+def dask_options(
+    engine: str, scheduler: str | None, workers: int | None, partition_records: int
+) -> DaskOptions | None:
+    """The Dask options of a scoring command (None for the local engine), refusing contradictions."""
+    if partition_records < 1:
+        raise ValueError("--partition-records must be at least 1")
+    if workers is not None and workers < 1:
+        raise ValueError("--workers must be at least 1")
+    if workers and scheduler:
+        raise ValueError("give --workers (a local cluster) or --scheduler (a running one), not both")
+    if engine != "dask":
+        if scheduler or workers:
+            raise ValueError("--scheduler and --workers need --engine dask")
+        return None
+    return DaskOptions(scheduler=scheduler, workers=workers or 2, partition_records=partition_records)
 
 
 @dataclass
@@ -53,15 +72,13 @@ def score_partition(
     part: Partition, model: Any, settings: Settings, run_id: str, scored_at: str
 ) -> PartitionResult:
     """Runs on a worker: one partition read, extracted and scored; sequence numbers start at 0."""
-    from classifier.score.engine import ChunkScorer, _chunks
-
     stats = IngestStats()
     records = read_partition(part, settings.ingest, stats)
     # one process per worker already: no nested process pool, and no shared extraction cache
     documents = extract_documents(records, replace(settings.extract, n_jobs=1), None)
     scorer = ChunkScorer(model, settings.score, run_id, scored_at)
     result = PartitionResult([], [], [], stats)
-    for chunk in _chunks(documents, settings.score.chunk_size):
+    for chunk in batched(documents, settings.score.chunk_size):
         rows, keys, signatures = scorer.score(chunk, len(result.rows))
         result.rows += rows
         result.keys += keys

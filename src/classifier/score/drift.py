@@ -71,7 +71,7 @@ def log_scoring_run(report: dict, summary: Any, run_id: str) -> str:
     import tempfile
     from dataclasses import asdict
 
-    from classifier import tracking
+    from classifier.modeling import tracking
 
     tracking.configure()
     data = asdict(summary)

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
-from classifier.config import ScoreSettings
+from classifier.common.config import ScoreSettings
 
 # Universal hashing modulo the Mersenne prime 2**31 - 1: a, b, x < p keep a * x + b inside uint64,
 # so no product wraps and every permutation is a real one.

@@ -1,17 +1,15 @@
-"""The local batch engine: inputs -> documents -> scored rows -> a ranked queue file and the case store.
+"""The batch engine: inputs -> documents -> scored rows -> a ranked queue file and the case store.
 
 Records stream through ingestion, extraction (parallel, cached) and the model in chunks of
-``score.chunk_size``; each chunk is committed to the run's checkpoint, so memory stays bounded and a
-killed run started again with the same command continues after the last committed chunk. Grouping,
-ranking and the outputs are computed from the checkpoint at the end.
+``score.chunk_size``, locally or on a Dask cluster (``distributed``); each chunk is committed to the
+run's checkpoint, so memory stays bounded and a killed run started again with the same command
+continues after the last committed chunk. Grouping, ranking and the outputs are computed from the
+checkpoint at the end.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import math
 import os
 import time
 import uuid
@@ -21,263 +19,29 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
-import numpy as np
-import pandas as pd
-from sklearn.pipeline import Pipeline
-
-from classifier.config import EXTRACT_CACHE, SCORE_RUNS_DIR, ScoreSettings, Settings
-from classifier.explanations import ExplainedPrediction, predict_and_explain
-from classifier.extract import extract_documents
-from classifier.faults import crash_point, slow_point
-from classifier.features import TEXT_FIELDS
-from classifier.ingest import IngestStats, iter_records
-from classifier.limits import check_memory
-from classifier.outputs import TableWriter
+from classifier.common.batching import batched
+from classifier.common.config import EXTRACT_CACHE, SCORE_RUNS_DIR, ScoreSettings, Settings
+from classifier.common.faults import crash_point, slow_point
+from classifier.common.limits import check_memory
+from classifier.common.outputs import TableWriter
+from classifier.extract.run import extract_documents
+from classifier.ingest.records import IngestStats
+from classifier.ingest.sources import iter_records
+from classifier.modeling.loading import LoadedModel, load_trusted_model
 from classifier.score.checkpoint import Checkpoint
+from classifier.score.chunks import ChunkScorer
+from classifier.score.distributed import DaskOptions, score_on_dask
 from classifier.score.drift import drift_report, reference_scores
-from classifier.score.duplicates import MinHasher, band_keys, contact_keys, grouped, link
-from classifier.score.priority import priority, recency, source_kind
-from classifier.score.rows import SCORED_FIELDS, TEXT_CHARS
-
-if TYPE_CHECKING:
-    from classifier.score.distributed import DaskOptions
+from classifier.score.ranking import rank
+from classifier.score.rows import SCORED_FIELDS
+from classifier.score.run_identity import run_key
 
 log = logging.getLogger(__name__)
-EVIDENCE_MIN_SCORE = 0.05  # below this nobody reads why a page is not an ad; explaining it costs time
+
 WRITE_BATCH = 500
 Progress = Callable[[Iterator[dict[str, Any]], int], Iterator[dict[str, Any]]]
-
-
-class ModelUnusableError(ValueError):
-    """The model cannot score documents at all (a clear error for the command line, exit code 2)."""
-
-
-@dataclass(frozen=True)
-class ScoringModel:
-    pipeline: Pipeline
-    name: str
-    version: str
-    reference: str
-
-    @property
-    def threshold(self) -> float:
-        return float(self.pipeline.named_steps["head"].threshold_)
-
-
-def load_scoring_model(reference: str, settings: ScoreSettings) -> ScoringModel:
-    """An exported folder (``models/drug-ad-classifier``) or an MLflow URI, with its name and version.
-
-    Only from a trusted place (``model_trust``): loading a model runs code from it. An alias is
-    resolved to a version first and that version is loaded, so the rows name the model that really
-    scored them even if the alias moves during the run.
-    """
-    from classifier.model import load_model_file
-    from classifier.model_trust import check_model_reference
-
-    check_model_reference(reference, settings)
-    path = Path(reference)
-    if path.exists():
-        card_path = (path if path.is_dir() else path.parent) / "model_card.json"
-        card = json.loads(card_path.read_text(encoding="utf-8")) if card_path.exists() else {}
-        name = card.get("name") or path.name
-        version = str(card.get("version") or "exported")
-        return ScoringModel(load_model_file(path), name, version, str(path))
-    if "://" not in reference and not reference.startswith("models:/"):
-        raise FileNotFoundError(f"no model folder at {reference} (and it is not an MLflow model URI)")
-    from classifier import tracking
-
-    tracking.configure()
-    name, version = tracking.resolve_model_uri(reference)
-    uri = f"models:/{name}/{version}" if name else reference
-    return ScoringModel(tracking.load_model(uri), name or "mlflow-model", version, reference)
-
-
-# -- run identity and resumption ---------------------------------------------------------------
-def _input_fingerprint(inputs: list[str]) -> list[Any]:
-    """What the inputs are now: a changed file makes a new run instead of resuming a stale one."""
-    found: list[Any] = []
-    for item in inputs:
-        path = Path(item).resolve()
-        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-        for file in files:
-            stat = file.stat() if file.exists() else None
-            found.append([str(file), stat.st_size if stat else None, stat.st_mtime_ns if stat else None])
-    return found
-
-
-# settings that change how fast or where a run works, not what its rows say: a run resumed with another
-# --jobs or chunk size is the same run
-_NOT_IN_ROWS = {"extract": ("n_jobs", "batch_size", "cache"), "score": ("chunk_size", "log_to_mlflow", "db")}
-
-
-def _row_settings(settings: Settings) -> dict[str, Any]:
-    sections = {name: asdict(getattr(settings, name)) for name in ("ingest", "extract", "normalize", "score")}
-    for name, keys in _NOT_IN_ROWS.items():
-        for key in keys:
-            sections[name].pop(key)
-    return sections
-
-
-def run_key(
-    inputs: list[str], out: Path, model: ScoringModel, db_url: str, settings: Settings, engine: str = "local"
-) -> str:
-    """The same command on the same inputs and model gives the same key, and so the same checkpoint.
-
-    The engine is part of it (with the Dask engine, the partition size): a local run commits records, a
-    Dask run partitions, so no run resumes a checkpoint counted another way.
-    """
-    identity = {
-        "engine": engine,
-        "inputs": _input_fingerprint(inputs),
-        "out": str(out.resolve()),
-        "model": [model.name, model.version, model.reference],
-        "db": db_url,
-        "settings": {
-            name: asdict(getattr(settings, name)) for name in ("ingest", "extract", "normalize", "score")
-        },
-    }
-    return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:24]
-
-
-# -- scoring one chunk ---------------------------------------------------------------------------
-class ChunkScorer:
-    """Documents -> scored rows (unranked), duplicate-grouping keys and MinHash signatures."""
-
-    def __init__(self, model: ScoringModel, settings: ScoreSettings, run_id: str, scored_at: str):
-        self.model = model
-        self.settings = settings
-        self.run_id = run_id
-        self.scored_at = scored_at
-        self.hasher = MinHasher(settings.minhash_permutations, settings.shingle_words)
-
-    def _predict(self, docs: list[dict[str, Any]]) -> list[tuple[ExplainedPrediction | Exception, int]]:
-        """(result, position in it) per document: the chunk in one pass, or, if the model fails on it,
-        document by document, so that one hostile page costs only its own row."""
-        frame = pd.DataFrame([{f: d.get(f) or "" for f in TEXT_FIELDS} for d in docs])
-        top_k = self.settings.explain_top_k
-        try:
-            result = predict_and_explain(self.model.pipeline, frame, top_k, EVIDENCE_MIN_SCORE)
-            return [(result, j) for j in range(len(docs))]
-        except Exception as exc:
-            log.warning("model failed on a chunk (%s); scoring its documents one by one", exc)
-        results: list[tuple[ExplainedPrediction | Exception, int]] = []
-        for i in range(len(frame)):
-            try:
-                results.append(
-                    (predict_and_explain(self.model.pipeline, frame.iloc[[i]], top_k, EVIDENCE_MIN_SCORE), 0)
-                )
-            except Exception as exc:
-                results.append((exc, 0))
-        if len(results) > 1 and all(isinstance(r, Exception) for r, _ in results):
-            # not a hostile page but a model that cannot score at all: stop before the queue fills
-            # with errors; nothing of this chunk is committed, so the run resumes once fixed
-            raise ModelUnusableError(
-                f"the model fails on every document ({results[0][0]!r}); is it from an older version of "
-                "the code? Retrain (classifier train) or pass another --model"
-            )
-        return results
-
-    def score(
-        self, docs: list[dict[str, Any]], first_seq: int
-    ) -> tuple[list[dict[str, Any]], list[tuple[str, int]], list[tuple[int, np.ndarray, int]]]:
-        rows = [self._base_row(doc, first_seq + i) for i, doc in enumerate(docs)]
-        ok = [i for i, doc in enumerate(docs) if doc["status"] == "ok"]
-        keys: list[tuple[str, int]] = []
-        signatures: list[tuple[int, np.ndarray, int]] = []
-        if not ok:
-            return rows, keys, signatures
-        for i, (result, j) in zip(ok, self._predict([docs[i] for i in ok]), strict=True):
-            row = rows[i]
-            if isinstance(result, Exception):
-                row.update(status="error", error=f"model failed: {type(result).__name__}: {result}")
-                continue
-            self._fill(row, result, j)
-            sketch = self.hasher.sketch(result.normalised[j])
-            if sketch is not None:
-                signatures.append((row["seq"], *sketch))
-                keys += [(key, row["seq"]) for key in band_keys(sketch[0], self.settings.lsh_bands)]
-            keys += [(key, row["seq"]) for key in contact_keys(row["contacts"], self.settings)]
-        return rows, keys, signatures
-
-    def _base_row(self, doc: dict[str, Any], seq: int) -> dict[str, Any]:
-        text = doc.get("text") or ""
-        return {
-            "seq": seq,
-            "id": doc["id"],
-            "url": doc.get("url") or "",
-            "domain": doc.get("domain") or "",
-            "title": doc.get("title") or "",
-            "excerpt": " ".join(text[: self.settings.excerpt_chars * 2].split())[
-                : self.settings.excerpt_chars
-            ],
-            "score": None,
-            "label": None,
-            "category": None,
-            "category_probability": None,
-            "language": doc.get("lang") or "",
-            "evidence": [],
-            "contacts": {k: v for k, v in (doc.get("contacts") or {}).items() if v},
-            "source_kind": source_kind(doc.get("url") or ""),
-            "source": doc.get("source") or "",
-            "fetched_at": doc.get("fetched_at") or "",
-            "model_name": self.model.name,
-            "model_version": self.model.version,
-            "run_id": self.run_id,
-            "scored_at": self.scored_at,
-            "status": doc["status"],
-            "error": doc.get("error") or "",
-            "text": text[:TEXT_CHARS],
-        }
-
-    @staticmethod
-    def _fill(row: dict[str, Any], result: ExplainedPrediction, j: int) -> None:
-        prediction = result.prediction
-        label = int(prediction.label[j])
-        probability = float(prediction.category_probability[j])
-        row.update(
-            score=round(float(prediction.score[j]), 6),
-            label=label,
-            category=str(
-                prediction.category[j]
-            ),  # "none" below the threshold (model.prediction_from_features)
-            # the queue shows a category's probability only for a category it names
-            category_probability=round(probability, 4) if label and not math.isnan(probability) else None,
-            evidence=[e.as_dict() for e in result.evidence[j]],
-        )
-
-
-def _chunks(items: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
-    iterator = iter(items)
-    while chunk := list(islice(iterator, size)):
-        yield chunk
-
-
-# -- finishing: grouping, ranking, outputs ---------------------------------------------------------
-def rank(checkpoint: Checkpoint, settings: ScoreSettings, now: datetime) -> None:
-    """Cluster the run's records, compute every priority, and store the queue order in the checkpoint."""
-    n = checkpoint.committed()
-    roots = link(grouped(checkpoint.key_groups()), checkpoint.signatures, n, settings, checkpoint.sizes)
-    sizes = np.bincount(roots, minlength=n)
-    # a cluster is named after its first member (its root: the smallest position, so met first below),
-    # which keeps the name when the run is resumed; only clusters with several members are remembered
-    names: dict[int, str] = {}
-
-    def values() -> Iterator[tuple[str, int, float, int]]:
-        for seq, record_id, score, category, kind, fetched_at in checkpoint.scoring_inputs():
-            root = int(roots[seq])
-            size = int(sizes[root])
-            if root == seq:
-                name = "g-" + hashlib.sha1(record_id.encode()).hexdigest()[:16]
-                if size > 1:
-                    names[root] = name
-            else:
-                name = names[root]
-            value = priority(score, category, kind, size, recency(fetched_at, now, settings), settings)
-            yield name, size, value, seq
-
-    checkpoint.set_ranking(values())
 
 
 @dataclass
@@ -380,7 +144,7 @@ def score_inputs(
     started = time.perf_counter()
     if out.suffix.lower() not in (".csv", ".parquet", ".jsonl"):
         raise ValueError(f"{out}: the queue file must end in .csv, .parquet or .jsonl")
-    model = load_scoring_model(model_ref or settings.score.model, settings.score)
+    model = load_trusted_model(model_ref or settings.score.model, settings.score)
     log.info("model %s v%s loaded in %.1fs", model.name, model.version, time.perf_counter() - started)
     engine = f"dask:{dask.partition_records}" if dask else "local"
     checkpoint = Checkpoint(runs_dir / f"{run_key(inputs, out, model, store.url, settings, engine)}.sqlite")
@@ -392,8 +156,6 @@ def score_inputs(
         log.warning("resuming run %s after %d committed records", run_id, done)
 
     if dask is not None:
-        from classifier.score.distributed import score_on_dask
-
         stats = score_on_dask(
             inputs, settings, checkpoint, model, run_id, started_at, dask, partition_progress
         )
@@ -415,7 +177,7 @@ def score_inputs(
         )
         cases_before = _cases_before(checkpoint, store)
         # at most a chunk at a time, as everywhere else: chunk_size bounds memory (and tests get several)
-        for batch in _chunks(checkpoint.ranked(), min(WRITE_BATCH, settings.score.chunk_size)):
+        for batch in batched(checkpoint.ranked(), min(WRITE_BATCH, settings.score.chunk_size)):
             writer.write([{name: row[name] for name in SCORED_FIELDS} for row in batch])
             # a record with neither a URL nor content is nobody's case: it stays in the file and the summary
             store.add_scored([row for row in batch if row["url"] or row["status"] == "ok"])
@@ -452,7 +214,7 @@ def _score_locally(
     inputs: list[str],
     settings: Settings,
     checkpoint: Checkpoint,
-    model: ScoringModel,
+    model: LoadedModel,
     run_id: str,
     started_at: str,
     use_cache: bool,
@@ -469,7 +231,7 @@ def _score_locally(
         documents = progress(documents, done)
     scorer = ChunkScorer(model, settings.score, run_id, started_at)
     seq = done
-    for chunk in _chunks(documents, settings.score.chunk_size):
+    for chunk in batched(documents, settings.score.chunk_size):
         checkpoint.add_chunk(*scorer.score(chunk, seq))
         slow_point("score.chunk_committed")  # tests that kill a run mid-way make it last
         seq += len(chunk)
@@ -480,7 +242,7 @@ def _summary(
     out: Path,
     store: CaseSink,
     run_id: str,
-    model: ScoringModel,
+    model: LoadedModel,
     done: int,
     tally: _Tally,
     stats: IngestStats,
@@ -508,7 +270,7 @@ def _summary(
 
 
 def _drift(
-    checkpoint: Checkpoint, model: ScoringModel, settings: ScoreSettings, summary: ScoreSummary, run_id: str
+    checkpoint: Checkpoint, model: LoadedModel, settings: ScoreSettings, summary: ScoreSummary, run_id: str
 ) -> dict[str, Any]:
     """The drift report, logged to the MLflow experiment ``scoring`` (a logging failure is a warning)."""
     report = drift_report(

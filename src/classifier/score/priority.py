@@ -16,7 +16,7 @@ import re
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from classifier.config import ScoreSettings
+from classifier.common.config import ScoreSettings
 
 _TELEGRAM_HOSTS = ("t.me", "telegram.me", "telegram.dog")
 _SOCIAL_HOSTS = ("vk.com", "instagram.com", "facebook.com", "tiktok.com", "ok.ru", "x.com", "twitter.com")

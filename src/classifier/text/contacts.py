@@ -1,0 +1,72 @@
+"""Contacts found in page text and links: the handles, phones and wallets experts pass on.
+
+Pure functions. Patterns are shared with :mod:`classifier.text.normalize`, which replaces the same
+spans with placeholder tokens.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+# Order matters where spans overlap: onion before URL, Telegram links before URLs, e-mail before handle.
+PATTERNS: dict[str, re.Pattern[str]] = {
+    "onion": re.compile(r"\b[a-z2-7]{16,56}\.onion(?:\.invalid)?\b", re.IGNORECASE),
+    "telegram": re.compile(
+        r"(?:https?://)?(?:t\.me|telegram\.me|telegram\.dog)/(?:s/|joinchat/|\+)?[A-Za-z0-9_+\-]{3,64}"
+        r"|tg://resolve\?domain=[A-Za-z0-9_]{3,64}",
+        re.IGNORECASE,
+    ),
+    "whatsapp": re.compile(
+        r"(?:https?://)?(?:wa\.me/|api\.whatsapp\.com/send\?phone=)\+?\d{10,15}", re.IGNORECASE
+    ),
+    # bounded parts (RFC 5321 sizes): unbounded ones made a long run like "a.a.a..." quadratic (90 s per 100k)
+    "email": re.compile(r"\b[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9.\-]{1,253}\.[A-Za-z]{2,63}\b"),
+    "url": re.compile(r"\b(?:https?://|www\.)[^\s<>\"'«»]+", re.IGNORECASE),
+    "handle": re.compile(r"(?<![\w@.])@[A-Za-z][A-Za-z0-9_]{3,31}\b"),
+    # not inside a longer number, but a "+" starts a new one: phones glued together ("…45-67+7 701 …") are
+    # two, and normalising twice changes nothing (after the first is a token, the second stands alone)
+    "phone": re.compile(
+        r"(?:(?<![\d+])8|(?<!\+)\+7)[\s\-(]*\d{3}[\s\-)]*\d{3}[\s\-]*\d{2}[\s\-]*\d{2}(?!\d)"
+    ),
+    "wallet": re.compile(
+        r"\b(?:bc1[ac-hj-np-z02-9]{11,71}|[13][a-km-zA-HJ-NP-Z1-9]{25,34}|T[A-Za-z0-9]{33}|0x[a-fA-F0-9]{40})\b"
+    ),
+    "card": re.compile(r"(?<!\d)(?:\d{4}[ \-]?){3}\d{4}(?!\d)|\*{4}[ \-]?(?:\*{4}[ \-]?){0,2}\d{4}\b"),
+}
+
+CONTACT_FIELDS = ("telegram", "whatsapp", "phone", "email", "onion", "wallet", "card")
+
+
+def normalise_phone(raw: str) -> str:
+    digits = re.sub(r"\D", "", raw)
+    if len(digits) == 11 and digits[0] in "78":
+        digits = "7" + digits[1:]
+    return "+" + digits
+
+
+def _telegram_name(raw: str) -> str:
+    name = re.split(r"[/=]", raw.rstrip("/"))[-1].lstrip("+")
+    return "@" + name.lower()
+
+
+def find_contacts(texts: Iterable[str], links: Iterable[str] = ()) -> dict[str, list[str]]:
+    """Contacts in page texts and link targets, de-duplicated, in order of first appearance."""
+    found: dict[str, dict[str, None]] = {name: {} for name in CONTACT_FIELDS}
+    blob = "\n".join(t for t in texts if t) + "\n" + "\n".join(links)
+    for match in PATTERNS["telegram"].finditer(blob):
+        found["telegram"][_telegram_name(match.group())] = None
+    for match in PATTERNS["handle"].finditer(blob):
+        found["telegram"][match.group().lower()] = None
+    for match in PATTERNS["whatsapp"].finditer(blob):
+        found["whatsapp"][normalise_phone(match.group().split("=")[-1].split("/")[-1])] = None
+    for match in PATTERNS["phone"].finditer(blob):
+        found["phone"][normalise_phone(match.group())] = None
+    for name in ("email", "onion", "wallet", "card"):
+        for match in PATTERNS[name].finditer(blob):
+            found[name][match.group()] = None
+    return {name: list(values) for name, values in found.items()}
+
+
+def count_contacts(contacts: dict[str, list[str]]) -> int:
+    return sum(len(v) for v in contacts.values())

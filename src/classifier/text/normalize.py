@@ -1,0 +1,242 @@
+"""Undo sellers' disguises. Pure functions: no I/O.
+
+``normalize_text`` is what the model reads; the original text is kept elsewhere for display.
+It is idempotent: normalising normalised text changes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+
+from classifier.text.contacts import PATTERNS
+from classifier.text.emoji import emoji_to_tokens
+
+_INVISIBLE = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff]"
+)
+_COMBINING = re.compile(r"[\u0300-\u036f\u0483-\u0489\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
+# Words mixing Cyrillic with Latin/Greek letters or digits: the only ones look-alike repair touches.
+# Matching them directly keeps the common case (plain words) inside the regex engine.
+_CYR = "а-яёәғқңөұүһіїєў"
+_ODD = "a-z03468α-ω"  # Latin and Greek letters, and the digits that stand for letters
+
+# Lower-case Latin and Greek letters that look like Cyrillic ones (after case folding).
+_LOOKALIKE = str.maketrans(
+    {
+        "a": "а",
+        "b": "в",
+        "c": "с",
+        "e": "е",
+        "h": "н",
+        "k": "к",
+        "m": "м",
+        "o": "о",
+        "p": "р",
+        "t": "т",
+        "x": "х",
+        "y": "у",
+        "i": "і",
+        "u": "и",
+        "n": "п",
+        "r": "г",
+        "α": "а",
+        "β": "в",
+        "ε": "е",
+        "η": "п",
+        "κ": "к",
+        "μ": "м",
+        "ο": "о",
+        "ρ": "р",
+        "τ": "т",
+        "υ": "у",
+        "χ": "х",
+        "γ": "у",
+    }
+)
+# Small capitals and other stylised letters NFKC leaves alone.
+_STYLISED = str.maketrans(
+    {
+        "ᴀ": "a",
+        "ʙ": "b",
+        "ᴄ": "c",
+        "ᴅ": "d",
+        "ᴇ": "e",
+        "ɢ": "g",
+        "ʜ": "h",
+        "ɪ": "i",
+        "ᴊ": "j",
+        "ᴋ": "k",
+        "ʟ": "l",
+        "ᴍ": "m",
+        "ɴ": "n",
+        "ᴏ": "o",
+        "ᴘ": "p",
+        "ʀ": "r",
+        "ꜱ": "s",
+        "ᴛ": "t",
+        "ᴜ": "u",
+        "ᴠ": "v",
+        "ᴡ": "w",
+        "ʏ": "y",
+        "ᴢ": "z",
+        "ɑ": "a",
+        "ɡ": "g",
+        "ꜰ": "f",
+    }
+)
+# Digits used for letters inside Cyrillic words (3акладки, к0кс).
+_DIGIT_FOR_LETTER = {"0": "о", "3": "з", "4": "ч", "6": "б", "8": "в"}
+_LONE_DIGIT = re.compile(r"(?<!\d)[03468](?!\d)")
+
+# s.o.l.', m e f, s-o-l: three or more single letters joined by one repeated separator.
+_SPELLED = re.compile(r"(?<![^\W\d_])[^\W\d_]([.\-_*·•/ ])(?:[^\W\d_]\1)+[^\W\d_](?![^\W\d_])")
+
+PLACEHOLDERS = {
+    "onion": " _onion_ ",
+    "telegram": " _tg_ ",
+    "whatsapp": " _whatsapp_ ",
+    "email": " _email_ ",
+    "url": " _url_ ",
+    "handle": " _tg_ ",
+    "phone": " _phone_ ",
+    "wallet": " _wallet_ ",
+    "card": " _card_ ",
+}
+
+
+def repair_mixed_words(text: str) -> tuple[str, int]:
+    """Fix the words where Cyrillic meets Latin, Greek or digits; other words are left as they are.
+
+    Boundaries are found by one fast regex scan and widened to whole words in Python: a regex that
+    matches whole mixed words directly backtracks on every word of every text.
+    """
+    pieces, done, repaired = [], 0, 0
+    for match in _MIXED_BOUNDARY.finditer(text):
+        if match.start() < done:
+            continue
+        start, end = match.start(), match.end()
+        while start > done and text[start - 1].isalnum():
+            start -= 1
+        while end < len(text) and text[end].isalnum():
+            end += 1
+        word = text[start:end]
+        fixed = _fix_word(word)
+        repaired += fixed != word
+        pieces += [text[done:start], fixed]
+        done = end
+    pieces.append(text[done:])
+    return "".join(pieces), repaired
+
+
+def _fix_word(word: str) -> str:
+    word = word.translate(_LOOKALIKE)
+    if any(c.isdigit() for c in word):
+        word = _fix_digits(word)
+    return word
+
+
+def _fix_digits(word: str) -> str:
+    """Map a lone digit to a letter when it sits inside a Cyrillic word, not in a number with a unit."""
+
+    def swap(m: re.Match[str]) -> str:
+        word = m.string
+        start, end = m.start(), m.end()
+        before, after = word[:start], word[end:]
+        inside = before[-1:].isalpha() and after[:1].isalpha()
+        leading = not before and len(after) >= 3 and after[:3].isalpha()
+        trailing = not after and len(before) >= 3 and before[-3:].isalpha()
+        return _DIGIT_FOR_LETTER[m.group()] if inside or leading or trailing else m.group()
+
+    # a swap can make a neighbouring digit qualify (0а0а): repeat until nothing changes
+    while (fixed := _LONE_DIGIT.sub(swap, word)) != word:
+        word = fixed
+    return word
+
+
+# Symbols standing for letters between Cyrillic ones (кл@дмен, за$лад, тов€р), or "$" opening a
+# Cyrillic word ($оль). Only there: a "@" elsewhere is a handle or an e-mail, turned into a token earlier.
+_SYMBOL_FOR_LETTER = {"@": "а", "$": "с", "€": "е"}
+_SYMBOL_LETTER = re.compile(rf"(?<=[{_CYR}])[@$€](?=[{_CYR}])|(?<![\w@$€])\$(?=[{_CYR}]{{2}})")
+
+
+def _symbol_letter(match: re.Match[str]) -> str:
+    return _SYMBOL_FOR_LETTER[match.group()]
+
+
+def _join_spelled(match: re.Match[str]) -> str:
+    return match.group().replace(match.group(1), "")
+
+
+# A pattern runs only when its cheap clue is in the text: most texts have no e-mail, link or wallet,
+# and a substring test (or one short regex) costs a fraction of scanning for the pattern. The text is
+# case-folded by then, so the clues are lower-case.
+_DIGIT_RUN = re.compile(r"\d{3}[\s\-)]*\d{3}")
+_ALNUM_RUN = re.compile(r"[A-Za-z0-9]{25}")
+_CLUES: dict[str, Callable[[str], bool]] = {
+    "onion": lambda t: ".onion" in t,
+    "telegram": lambda t: "t.me" in t or "telegram." in t or "tg:" in t,
+    "whatsapp": lambda t: "wa.me" in t or "whatsapp" in t,
+    "email": lambda t: "@" in t,
+    "url": lambda t: "http" in t or "www." in t,
+    "handle": lambda t: "@" in t,
+    "phone": lambda t: _DIGIT_RUN.search(t) is not None,
+    "wallet": lambda t: _ALNUM_RUN.search(t) is not None,
+    "card": lambda t: "****" in t or _DIGIT_RUN.search(t) is not None,
+}
+_STYLISED_CHARS = re.compile("[ᴀ-ᴢɑɡꜰʙʜɪʟɴʀꜱʏ]")
+_MATH_LETTERS = re.compile("[\U0001d400-\U0001d7ff\uff21-\uff5a]")
+_NON_BMP = re.compile("[\U00010000-\U0010ffff\uff00-\uffef]")
+_MIXED_BOUNDARY = re.compile(rf"[{_CYR}][{_ODD}]|[{_ODD}][{_CYR}]")
+
+
+def replace_contacts(text: str, counts: dict[str, int] | None = None) -> str:
+    """URLs, Telegram links and handles, phones, e-mails, wallets -> placeholder tokens (counted)."""
+    for name, token in PLACEHOLDERS.items():
+        if _CLUES[name](text):
+            text, found = PATTERNS[name].subn(token, text)
+            total = found
+            # glued contacts (@shop_bot@shop_bot): the spaced token frees the next one, so the text
+            # is not settled until a pass finds nothing (normalisation must be idempotent)
+            while found:
+                text, found = PATTERNS[name].subn(token, text)
+                total += found
+            if counts is not None and total:
+                key = token.strip()
+                counts[key] = counts.get(key, 0) + total
+    return text
+
+
+def normalize_text(text: str, placeholders: bool = True) -> str:
+    """Text as the model reads it: folded case and Unicode, disguises undone, contacts as tokens."""
+    return normalize_with_signals(text, placeholders)[0]
+
+
+def normalize_with_signals(text: str, placeholders: bool = True) -> tuple[str, dict[str, int]]:
+    """The normalised text, and counts of what normalisation found and undid on the way.
+
+    The counts (contacts by kind, emoji, invisible characters, stylised letters, spelled-out and
+    mixed-script words) are meta features for free: the model learns that disguise itself is a signal.
+    """
+    counts: dict[str, int] = {}
+    styled = len(_MATH_LETTERS.findall(text)) if _NON_BMP.search(text) else 0
+    text = unicodedata.normalize("NFKC", text)
+    text = unicodedata.normalize("NFKC", text.casefold())
+    text, invisible = _INVISIBLE.subn("", text)
+    text = _COMBINING.sub("", text)
+    if placeholders:
+        text = replace_contacts(text, counts)
+    text = emoji_to_tokens(text, counts)
+    if _STYLISED_CHARS.search(text):
+        styled += len(_STYLISED_CHARS.findall(text))
+        text = text.translate(_STYLISED)
+    text = " ".join(text.split())
+    text, joined = _SPELLED.subn(_join_spelled, text)
+    if placeholders and joined:  # joining spelled-out letters can reveal a contact (w.w.w.site)
+        text = replace_contacts(text, counts)
+    text, mixed = repair_mixed_words(text)
+    text, symbols = _SYMBOL_LETTER.subn(_symbol_letter, text)  # after: look-alikes are Cyrillic now
+    mixed += symbols
+    counts.update(invisible=invisible, stylised=styled, spelled=joined, mixed_script=mixed)
+    return " ".join(text.split()), counts

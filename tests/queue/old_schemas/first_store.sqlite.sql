@@ -1,0 +1,102 @@
+-- The case store's tables as its first release created them on sqlite (metadata.create_all, the
+-- single-module queue.py of commits ddab763 to 3826b5b): tests/queue/test_migrations.py
+
+CREATE TABLE audit_log (
+	id INTEGER NOT NULL,
+	at DATETIME NOT NULL,
+	actor VARCHAR(255) NOT NULL,
+	action VARCHAR(64) NOT NULL,
+	case_id INTEGER,
+	detail JSON,
+	PRIMARY KEY (id)
+);
+
+CREATE INDEX ix_audit_case ON audit_log (case_id);
+
+CREATE TABLE cases (
+	id INTEGER NOT NULL,
+	case_key VARCHAR(1024) NOT NULL,
+	url TEXT NOT NULL,
+	domain TEXT NOT NULL,
+	title TEXT NOT NULL,
+	excerpt TEXT NOT NULL,
+	first_seen DATETIME NOT NULL,
+	last_seen DATETIME NOT NULL,
+	report_count INTEGER NOT NULL,
+	score FLOAT,
+	label INTEGER,
+	category VARCHAR(32),
+	category_probability FLOAT,
+	priority FLOAT,
+	language VARCHAR(32) NOT NULL,
+	evidence JSON,
+	contacts JSON,
+	cluster_id VARCHAR(200) NOT NULL,
+	cluster_size INTEGER NOT NULL,
+	status VARCHAR(16) NOT NULL,
+	model_name VARCHAR(255) NOT NULL,
+	model_version VARCHAR(255) NOT NULL,
+	last_run_id VARCHAR(200) NOT NULL,
+	last_status VARCHAR(16) NOT NULL,
+	last_error TEXT NOT NULL,
+	PRIMARY KEY (id),
+	UNIQUE (case_key)
+);
+
+CREATE INDEX ix_cases_cluster ON cases (cluster_id);
+
+CREATE INDEX ix_cases_priority ON cases (priority);
+
+CREATE INDEX ix_cases_status_priority ON cases (status, priority);
+
+CREATE TABLE runs (
+	run_id VARCHAR(200) NOT NULL,
+	started_at DATETIME NOT NULL,
+	finished_at DATETIME,
+	model_name VARCHAR(255) NOT NULL,
+	model_version VARCHAR(255) NOT NULL,
+	inputs JSON,
+	summary JSON,
+	PRIMARY KEY (run_id)
+);
+
+CREATE TABLE decisions (
+	id INTEGER NOT NULL,
+	case_id INTEGER NOT NULL,
+	decision VARCHAR(16) NOT NULL,
+	expert VARCHAR(255) NOT NULL,
+	comment TEXT NOT NULL,
+	decided_at DATETIME NOT NULL,
+	score FLOAT,
+	model_version VARCHAR(255) NOT NULL,
+	PRIMARY KEY (id),
+	FOREIGN KEY(case_id) REFERENCES cases (id) ON DELETE CASCADE
+);
+
+CREATE INDEX ix_decisions_case ON decisions (case_id);
+
+CREATE TABLE scores (
+	id INTEGER NOT NULL,
+	case_id INTEGER NOT NULL,
+	record_id VARCHAR(200) NOT NULL,
+	run_id VARCHAR(200) NOT NULL,
+	model_name VARCHAR(255) NOT NULL,
+	model_version VARCHAR(255) NOT NULL,
+	score FLOAT,
+	label INTEGER,
+	category VARCHAR(32),
+	category_probability FLOAT,
+	priority FLOAT,
+	rank INTEGER,
+	cluster_id VARCHAR(200) NOT NULL,
+	cluster_size INTEGER NOT NULL,
+	status VARCHAR(16) NOT NULL,
+	error TEXT NOT NULL,
+	scored_at DATETIME NOT NULL,
+	PRIMARY KEY (id),
+	CONSTRAINT uq_scores_run_record UNIQUE (run_id, record_id),
+	FOREIGN KEY(case_id) REFERENCES cases (id) ON DELETE CASCADE,
+	FOREIGN KEY(run_id) REFERENCES runs (run_id)
+);
+
+CREATE INDEX ix_scores_case_record ON scores (case_id, record_id);

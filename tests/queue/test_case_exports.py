@@ -1,0 +1,105 @@
+"""What leaves the store: decided cases for the blocking system, decisions as training rows
+(``queue/exports.py``)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from scored_rows import scored
+
+from classifier import queue
+from classifier.queue import CaseStore, export_cases, write_export
+
+
+@pytest.fixture()
+def exported(store: CaseStore) -> list[dict[str, Any]]:
+    """Three mirrors of one ad (one rejected by an expert), a single site, and an unreviewed case."""
+    store.add_scored(
+        [
+            scored("a", "https://shop.kz/ad", priority=0.9, cluster_id="k1"),
+            scored("b", "https://mirror1.kz/ad", priority=0.8, cluster_id="k1"),
+            scored("c", "https://mirror2.kz/ad", priority=0.7, cluster_id="k1"),
+            scored("d", "https://alone.kz/", priority=0.6, cluster_id="k2"),
+            scored("e", "https://other.kz/", priority=0.5, cluster_id="k3"),
+        ]
+    )
+    ids = {c["url"]: c["id"] for c in store.cases()}
+    store.record_decision(ids["https://shop.kz/ad"], "confirmed", "expert-1")
+    store.record_decision(ids["https://mirror1.kz/ad"], "confirmed", "expert-2")
+    store.record_decision(ids["https://mirror2.kz/ad"], "rejected", "expert-2")
+    store.record_decision(ids["https://alone.kz/"], "unsure", "expert-1")
+    store.record_decision(ids["https://alone.kz/"], "confirmed", "expert-3")
+    return export_cases(store)
+
+
+def test_export_cases_lists_confirmed_cases_with_cluster_urls(exported: list[dict[str, Any]]) -> None:
+    assert [tuple(row) for row in exported] == [queue.EXPORT_FIELDS] * 3
+    shop, mirror, alone = exported
+    assert shop["urls"] == ["https://shop.kz/ad", "https://mirror1.kz/ad"]  # the rejected mirror is left out
+    assert mirror["urls"] == ["https://mirror1.kz/ad", "https://shop.kz/ad"]  # its own URL first
+    assert alone["urls"] == ["https://alone.kz/"]
+    assert alone["decision"] == "confirmed" and alone["expert"] == "expert-3"  # the latest decision
+    assert shop["contacts"]["telegram"] == ["@shop"] and shop["model_version"] == "3"
+    assert shop["domain"] == "shop.kz" and shop["category"] == "sale" and shop["score"] == 0.9
+    assert shop["decided_at"].endswith("+00:00")
+
+
+def test_write_export_csv_and_json(exported: list[dict[str, Any]], tmp_path: Path) -> None:
+    csv_path = write_export(exported, tmp_path / "out" / "blocklist.csv")
+    with csv_path.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert list(rows[0]) == list(queue.EXPORT_FIELDS)
+    assert rows[0]["urls"] == "https://shop.kz/ad https://mirror1.kz/ad"
+    assert json.loads(rows[0]["contacts"])["telegram"] == ["@shop"]
+    assert rows[2]["decision"] == "confirmed" and float(rows[2]["score"]) == 0.9
+
+    json_path = write_export(exported, tmp_path / "blocklist.json")
+    assert json.loads(json_path.read_text(encoding="utf-8")) == exported
+
+    with pytest.raises(ValueError, match=r"\.csv, \.json"):
+        write_export(exported, tmp_path / "blocklist.xlsx")
+
+
+def test_export_labels_gives_decided_cases_as_training_rows(store: CaseStore) -> None:
+    from classifier.queue import export_labels
+
+    store.add_scored(
+        [
+            scored("a", "https://a.example/", score=0.95, text="Закладки по городу, пиши @a_example"),
+            scored(
+                "b", "https://b.example/", score=0.2, category="none", text="Меф в наличии, пиши @b_example"
+            ),
+            scored("c", "https://c.example/", score=0.7, text="Новости: задержан курьер"),
+            scored("d", "https://d.example/", score=0.6),  # no text kept: the excerpt stands in
+            scored("e", "https://e.example/", score=0.9),
+        ]
+    )
+    ids = {c["url"].split("//")[1][0]: c["id"] for c in store.cases()}
+    store.record_decision(ids["a"], "confirmed", "expert-1", category="propaganda")
+    store.record_decision(ids["b"], "confirmed", "expert-1")  # a violation the model missed
+    store.record_decision(ids["c"], "rejected", "expert-2")
+    store.record_decision(ids["d"], "confirmed", "expert-2")
+    store.record_decision(ids["e"], "unsure", "expert-2")  # not an answer: not exported
+
+    rows = {r["url"]: r for r in export_labels(store)}
+    assert set(rows) == {
+        "https://a.example/",
+        "https://b.example/",
+        "https://c.example/",
+        "https://d.example/",
+    }
+    a, b, c, d = (rows[f"https://{k}.example/"] for k in "abcd")
+    assert (a["label"], a["category"], a["text"]) == (1, "propaganda", "Закладки по городу, пиши @a_example")
+    assert (b["label"], b["category"]) == (1, "sale")  # the model said "none"; a violation needs a category
+    assert (c["label"], c["category"]) == (0, "none")
+    assert d["text"] == "excerpt d"
+    assert {r["source"] for r in rows.values()} == {"expert"}
+    assert a["family"] == "expert:c-a" and a["expert"] == "expert-1" and a["model_version"] == "3"
+    assert c["hard_negative"] and not a["hard_negative"]  # flagged by the model, cleared by an expert
+    assert export_labels(store, since="2999-01-01") == []
+    with pytest.raises(ValueError, match="ISO date"):
+        export_labels(store, since="yesterday")
