@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from scored_rows import scored
 
 from classifier.queue import CaseStore, StaleCaseError
+from scored_rows import scored
 
 
 def test_record_decision_sets_status_and_writes_decision_and_audit(store: CaseStore) -> None:

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from scored_rows import scored
 
 from classifier import queue
 from classifier.queue import CaseStore, export_cases, write_export
+from scored_rows import scored
 
 
 @pytest.fixture()

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from scored_rows import scored
-
 from classifier.queue import CaseStore
+from scored_rows import scored
 
 
 def test_cases_are_ordered_by_priority_with_errors_last(store: CaseStore) -> None:

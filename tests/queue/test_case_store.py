@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from scored_rows import scored
-
 from classifier.queue import CaseStore, export_cases
+from scored_rows import scored
 
 
 def test_round_trip_creates_cases_scores_and_runs(store: CaseStore) -> None:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from scored_rows import scored
 
 from classifier.queue import CaseStore
+from scored_rows import scored
 
 
 def test_scored_helper_has_every_contract_field() -> None:

@@ -7,11 +7,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from scored_rows import scored, utc_now
 
 from classifier import queue
 from classifier.queue import CaseStore
 from classifier.queue.views import QueueFilter, dashboard, facets, find_cases
+from scored_rows import scored, utc_now
 
 
 def test_nul_characters_anywhere_in_a_row_do_not_fail_the_batch(store: CaseStore) -> None:
