@@ -47,7 +47,7 @@ init() {
 
 run() {
   # su waits for the postmaster, so both stay children of the caller
-  as_postgres "exec $(pgbin)/postgres -D '$DATA' $(server_options)" >>"$STATE/server.log" 2>&1
+  as_postgres "cd / && exec $(pgbin)/postgres -D '$DATA' $(server_options)" >>"$STATE/server.log" 2>&1
 }
 
 configure() {
