@@ -22,7 +22,7 @@ DATA=$STATE/data
 SUDO=$([ "$(id -u)" -eq 0 ] || echo sudo)
 
 pgbin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1; }
-as_postgres() { $SUDO su postgres -s /bin/sh -c "$1"; }
+as_postgres() { (cd / && $SUDO su postgres -s /bin/sh -c "$1"); }  # from /: postgres cannot enter our folder
 server_options() {
   echo "-c listen_addresses=127.0.0.1 -c port=$PORT -c unix_socket_directories='$STATE' -c fsync=off"
 }
@@ -47,7 +47,7 @@ init() {
 
 run() {
   # su waits for the postmaster, so both stay children of the caller
-  as_postgres "cd / && exec $(pgbin)/postgres -D '$DATA' $(server_options)" >>"$STATE/server.log" 2>&1
+  as_postgres "exec $(pgbin)/postgres -D '$DATA' $(server_options)" >>"$STATE/server.log" 2>&1
 }
 
 configure() {

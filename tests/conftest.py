@@ -1,19 +1,25 @@
-"""Shared fixtures: small hand-made inputs and settings that keep tests fast."""
+"""Shared fixtures: small hand-made inputs and settings that keep tests fast, the small model the
+behavioural tests and scoring tests use, and the one MLflow store fixture (``mlflow_store``)."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
+import mlflow
 import pytest
+from mlflow import MlflowClient
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
 from classifier.common.config import Settings, load_settings
 from classifier.common.faults import SLOW_ENV
 from classifier.corpus.build import generate_corpus
+from classifier.modeling import tracking
 from classifier.modeling.datasets import demo_dataset
 from classifier.modeling.model_trust import TRUSTED_DIRS_ENV
 from classifier.modeling.train import fit_model
@@ -82,3 +88,40 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory):
 
     with running_mlflow_server(tmp_path_factory.mktemp("mlflow-server")) as uri:
         yield uri
+
+
+@pytest.fixture()
+def mlflow_state(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Put MLflow's global URIs back after the test, and end a run a failed test left open."""
+    from mlflow.tracking._model_registry import utils as registry_utils
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    saved = tracking_utils._tracking_uri, registry_utils._registry_uri
+    yield
+    while mlflow.active_run() is not None:
+        mlflow.end_run()
+    mlflow.set_tracking_uri(saved[0])
+    mlflow.set_registry_uri(saved[1])
+
+
+@pytest.fixture(scope="session")
+def empty_mlflow_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An MLflow SQLite database with its schema in place, made once: migrations take seconds."""
+    database = tmp_path_factory.mktemp("mlflow-template") / "mlflow.db"
+    uri = f"sqlite:///{database}"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)  # a client, not MLflow's globals
+    client.search_experiments()
+    client.search_registered_models()
+    return database
+
+
+@pytest.fixture()
+def mlflow_store(tmp_path: Path, empty_mlflow_database: Path, mlflow_state: None) -> Path:
+    """A fresh MLflow SQLite store in ``tmp_path``, set as tracking and registry store; its artifacts go
+    to ``tmp_path / 'mlruns'``; MLflow's global URIs are put back afterwards."""
+    shutil.copyfile(empty_mlflow_database, tmp_path / "mlflow.db")
+    tracking.configure(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    return tmp_path

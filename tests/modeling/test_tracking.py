@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import shutil
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -66,42 +64,6 @@ def documents(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.drop(columns="label")
 
 
-@pytest.fixture()
-def mlflow_state(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Put MLflow's global URIs back after the test, and end a run a failed test left open."""
-    from mlflow.tracking._model_registry import utils as registry_utils
-    from mlflow.tracking._tracking_service import utils as tracking_utils
-
-    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
-    saved = tracking_utils._tracking_uri, registry_utils._registry_uri
-    yield
-    while mlflow.active_run() is not None:
-        mlflow.end_run()
-    mlflow.set_tracking_uri(saved[0])
-    mlflow.set_registry_uri(saved[1])
-
-
-@pytest.fixture(scope="module")
-def empty_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An MLflow SQLite database with its schema in place, made once: migrations take seconds."""
-    database = tmp_path_factory.mktemp("mlflow-template") / "mlflow.db"
-    uri = f"sqlite:///{database}"
-    client = MlflowClient(tracking_uri=uri, registry_uri=uri)  # a client, not MLflow's globals
-    client.search_experiments()
-    client.search_registered_models()
-    return database
-
-
-@pytest.fixture()
-def store(tmp_path: Path, empty_database: Path, mlflow_state: None) -> Path:
-    """A fresh SQLite store in ``tmp_path``; its artifacts go to ``tmp_path / 'mlruns'``."""
-    shutil.copyfile(empty_database, tmp_path / "mlflow.db")
-    tracking.configure(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    return tmp_path
-
-
 def log_version(pipeline: Pipeline, documents: pd.DataFrame, metrics: dict[str, float]) -> str:
     with tracking.training_run(run_name="test"):
         tracking.log_metrics(metrics)
@@ -120,13 +82,13 @@ def test_model_uri() -> None:
     assert tracking.model_uri("challenger", "other") == "models:/other@challenger"
 
 
-def test_configure_points_tracking_and_registry_at_one_store(store: Path) -> None:
-    uri = f"sqlite:///{store / 'mlflow.db'}"
+def test_configure_points_tracking_and_registry_at_one_store(mlflow_store: Path) -> None:
+    uri = f"sqlite:///{mlflow_store / 'mlflow.db'}"
     assert mlflow.get_tracking_uri() == uri
     assert mlflow.get_registry_uri() == uri
 
 
-def test_training_run_tags_and_keeps_artifacts_beside_the_database(store: Path) -> None:
+def test_training_run_tags_and_keeps_artifacts_beside_the_database(mlflow_store: Path) -> None:
     with tracking.training_run("smoke", run_name="first", tags={"purpose": "test"}) as run_id:
         tracking.log_dict({"rows": 3}, "manifest.json")
     run = MlflowClient().get_run(run_id)
@@ -139,17 +101,17 @@ def test_training_run_tags_and_keeps_artifacts_beside_the_database(store: Path) 
     assert tags["mlflow_version"] == mlflow.__version__
     assert {"sklearn_version", "pandas_version", "python_version"} <= set(tags)
     experiment = MlflowClient().get_experiment(run.info.experiment_id)
-    assert experiment.artifact_location == (store / "mlruns").as_uri()
-    assert (store / "mlruns" / run_id / "artifacts" / "manifest.json").exists()
+    assert experiment.artifact_location == (mlflow_store / "mlruns").as_uri()
+    assert (mlflow_store / "mlruns" / run_id / "artifacts" / "manifest.json").exists()
 
 
-def test_training_run_marks_a_failed_run(store: Path) -> None:
+def test_training_run_marks_a_failed_run(mlflow_store: Path) -> None:
     with pytest.raises(ZeroDivisionError), tracking.training_run() as run_id:
         _ = 1 / 0
     assert MlflowClient().get_run(run_id).info.status == "FAILED"
 
 
-def test_log_params_flattens_truncates_and_batches(store: Path) -> None:
+def test_log_params_flattens_truncates_and_batches(mlflow_store: Path) -> None:
     params = {
         "model": {"C": 10.0, "tfidf": {"ngram_range": (2, 4)}},
         "notes": "x" * 10_000,
@@ -165,7 +127,7 @@ def test_log_params_flattens_truncates_and_batches(store: Path) -> None:
     assert 0 < len(logged["notes"]) < 10_000
 
 
-def test_log_metrics_skips_non_finite_values(store: Path) -> None:
+def test_log_metrics_skips_non_finite_values(mlflow_store: Path) -> None:
     with tracking.training_run() as run_id:
         tracking.log_metrics({"roc_auc": 0.91, "recall@k": 0.8, "recall_kk": math.nan, "lift": math.inf})
         tracking.log_metrics({"loss": np.float64(0.5)}, step=3)
@@ -176,7 +138,7 @@ def test_log_metrics_skips_non_finite_values(store: Path) -> None:
     assert MlflowClient().get_metric_history(run_id, "loss")[0].step == 3
 
 
-def test_log_artifacts_and_dict(store: Path, tmp_path: Path) -> None:
+def test_log_artifacts_and_dict(mlflow_store: Path, tmp_path: Path) -> None:
     report = tmp_path / "report.txt"
     report.write_text("ok", encoding="utf-8")
     plots = tmp_path / "plots"
@@ -192,13 +154,15 @@ def test_log_artifacts_and_dict(store: Path, tmp_path: Path) -> None:
     assert manifest == {"source": "/data/x.warc", "at": "2025-01-01 00:00:00"}
 
 
-def test_log_model_needs_an_active_run(store: Path, pipeline: Pipeline, documents: pd.DataFrame) -> None:
+def test_log_model_needs_an_active_run(
+    mlflow_store: Path, pipeline: Pipeline, documents: pd.DataFrame
+) -> None:
     with pytest.raises(RuntimeError, match="training_run"):
         tracking.log_model(pipeline, documents)
 
 
 def test_log_model_registers_new_versions_with_signature(
-    store: Path, pipeline: Pipeline, documents: pd.DataFrame
+    mlflow_store: Path, pipeline: Pipeline, documents: pd.DataFrame
 ) -> None:
     assert log_version(pipeline, documents, {"roc_auc": 0.9}) == "1"
     assert log_version(pipeline, documents, {"roc_auc": 0.95}) == "2"
@@ -209,7 +173,7 @@ def test_log_model_registers_new_versions_with_signature(
 
 
 def test_the_served_model_answers_named_columns_from_text_alone(
-    store: Path, pipeline: Pipeline, documents: pd.DataFrame
+    mlflow_store: Path, pipeline: Pipeline, documents: pd.DataFrame
 ) -> None:
     """Issue 16: what ``mlflow.pyfunc`` returns matches the logged signature, and title is optional."""
     version = log_version(pipeline, documents, {})
@@ -227,7 +191,7 @@ def test_the_served_model_answers_named_columns_from_text_alone(
         served.predict(pd.DataFrame({"title": ["only a title"]}))
 
 
-def test_log_model_refuses_types_skops_cannot_trust(store: Path, documents: pd.DataFrame) -> None:
+def test_log_model_refuses_types_skops_cannot_trust(mlflow_store: Path, documents: pd.DataFrame) -> None:
     odd = Pipeline([("copy", FunctionTransformer(_to_text)), ("classifier", LogisticRegression())])
     odd.fit(pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0]}), [0, 0, 1, 1])
     with tracking.training_run(), pytest.raises(ValueError, match=r"test_tracking\._to_text"):
@@ -238,18 +202,18 @@ def _to_text(values):  # a function outside the trusted packages, as a careless 
     return values
 
 
-def test_aliases(store: Path, pipeline: Pipeline, documents: pd.DataFrame) -> None:
+def test_aliases(mlflow_store: Path, pipeline: Pipeline, documents: pd.DataFrame) -> None:
     assert tracking.alias_version("champion") is None  # no model yet
     version = log_version(pipeline, documents, {})
     assert tracking.alias_version("champion") is None  # model, but no alias
     tracking.set_alias("challenger", version)
     assert tracking.alias_version("challenger") == version
     by_client = MlflowClient().get_model_version_by_alias(tracking.MODEL_NAME, "challenger")
-    assert str(by_client.version) == version  # the SQLite store returns an int here
+    assert str(by_client.version) == version  # the SQLite mlflow_store returns an int here
 
 
 def test_load_model_by_alias_run_and_folder(
-    store: Path, tmp_path: Path, pipeline: Pipeline, documents: pd.DataFrame
+    mlflow_store: Path, tmp_path: Path, pipeline: Pipeline, documents: pd.DataFrame
 ) -> None:
     version = log_version(pipeline, documents, {})
     tracking.set_alias("champion", version)
@@ -261,7 +225,7 @@ def test_load_model_by_alias_run_and_folder(
         np.testing.assert_allclose(loaded.predict_proba(documents), expected)
 
 
-def test_record_promotion(store: Path, pipeline: Pipeline, documents: pd.DataFrame) -> None:
+def test_record_promotion(mlflow_store: Path, pipeline: Pipeline, documents: pd.DataFrame) -> None:
     first = log_version(pipeline, documents, {})
     second = log_version(pipeline, documents, {})
     client = MlflowClient()
@@ -279,7 +243,7 @@ def test_record_promotion(store: Path, pipeline: Pipeline, documents: pd.DataFra
     assert abs((datetime.now(UTC) - promoted_at).total_seconds()) < 300
 
 
-def test_version_metrics(store: Path, pipeline: Pipeline, documents: pd.DataFrame) -> None:
+def test_version_metrics(mlflow_store: Path, pipeline: Pipeline, documents: pd.DataFrame) -> None:
     champion = log_version(pipeline, documents, {"roc_auc": 0.9, "recall_at_100": 0.7})
     challenger = log_version(pipeline, documents, {"roc_auc": 0.93, "undefined": math.nan})
     assert tracking.version_metrics(champion) == {"roc_auc": 0.9, "recall_at_100": 0.7}

@@ -191,21 +191,37 @@ _NON_BMP = re.compile("[\U00010000-\U0010ffff\uff00-\uffef]")
 _MIXED_BOUNDARY = re.compile(rf"[{_CYR}][{_ODD}]|[{_ODD}][{_CYR}]")
 
 
+_MAX_CONTACT_PASSES = 8  # a bound, not a budget: each pass replaces contacts, and a text has few glued
+
+
 def replace_contacts(text: str, counts: dict[str, int] | None = None) -> str:
-    """URLs, Telegram links and handles, phones, e-mails, wallets -> placeholder tokens (counted)."""
+    """URLs, Telegram links and handles, phones, e-mails, wallets -> placeholder tokens (counted).
+
+    Glued contacts free each other (``shop@mail.ru8 701 …``: the phone's spaced token ends the
+    e-mail), so passes repeat until one replaces nothing: normalisation must be idempotent.
+    """
+    for _ in range(_MAX_CONTACT_PASSES):
+        text, replaced = _replace_contacts_once(text, counts)
+        if not replaced:
+            break
+    return text
+
+
+def _replace_contacts_once(text: str, counts: dict[str, int] | None) -> tuple[str, int]:
+    replaced = 0
     for name, token in PLACEHOLDERS.items():
         if _CLUES[name](text):
             text, found = PATTERNS[name].subn(token, text)
             total = found
-            # glued contacts (@shop_bot@shop_bot): the spaced token frees the next one, so the text
-            # is not settled until a pass finds nothing (normalisation must be idempotent)
+            # the same kind glued (@shop_bot@shop_bot): the spaced token frees the next one
             while found:
                 text, found = PATTERNS[name].subn(token, text)
                 total += found
+            replaced += total
             if counts is not None and total:
                 key = token.strip()
                 counts[key] = counts.get(key, 0) + total
-    return text
+    return text, replaced
 
 
 def normalize_text(text: str, placeholders: bool = True) -> str:
@@ -237,6 +253,11 @@ def normalize_with_signals(text: str, placeholders: bool = True) -> tuple[str, d
         text = replace_contacts(text, counts)
     text, mixed = repair_mixed_words(text)
     text, symbols = _SYMBOL_LETTER.subn(_symbol_letter, text)  # after: look-alikes are Cyrillic now
+    if symbols:  # a symbol read as a letter can leave a digit inside a Cyrillic word (0а@а -> 0ааа)
+        text, again = repair_mixed_words(text)
+        symbols += again
     mixed += symbols
+    if placeholders and (styled or mixed):  # undoing a disguise can reveal a contact (a wallet in ᴍᴇꜰ)
+        text = replace_contacts(text, counts)
     counts.update(invisible=invisible, stylised=styled, spelled=joined, mixed_script=mixed)
     return " ".join(text.split()), counts
