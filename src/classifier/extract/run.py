@@ -148,6 +148,9 @@ def reuse_documents(table: Path, inputs: list[str], settings: ExtractSettings) -
     if made_from != json.loads(json.dumps(_made_from(inputs, settings))) or table.suffix != ".parquet":
         return None
     documents = pd.read_parquet(table)
+    documents = documents.astype(object).where(
+        documents.notna(), None
+    )  # empty cells as extraction gives them
     for column in ("links", "contacts"):  # JSON strings in Parquet (common.outputs)
         documents[column] = documents[column].map(lambda cell: json.loads(cell) if cell else cell)
     return documents

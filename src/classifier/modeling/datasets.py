@@ -33,7 +33,9 @@ def demo_dataset(
     warc, labels_path = demo_dir / "pages.warc.gz", demo_dir / "labels.csv"
     # the documents `classifier demo` extracted from this very corpus, if it did
     docs = reuse_documents(demo_dir / "documents.parquet", [str(warc)], settings.extract)
-    if docs is None:
+    if docs is not None:
+        say(f"reading the documents extracted from this corpus: {demo_dir / 'documents.parquet'}")
+    else:
         records = iter_records([warc], settings.ingest)
         cache = EXTRACT_CACHE if use_cache and settings.extract.cache else None
         docs = pd.DataFrame(extract_documents(records, settings.extract, cache))

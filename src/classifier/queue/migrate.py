@@ -17,6 +17,7 @@ for instance generated from the difference and reviewed by hand::
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -37,6 +38,7 @@ FIRST_REVISION = "0001"  # what a store made before the migrations counts as
 # A PostgreSQL advisory lock key: one process changes the schema at a time. The key the code before
 # the migrations used too, so an older process opening the store waits for an upgrade as well.
 _UPGRADE_LOCK = 727_364_201
+_SQLITE_LOCKED_WAIT_SECONDS = 30.0  # as long as the store's busy timeout (database.open_engine)
 
 
 class Revisions(NamedTuple):
@@ -63,22 +65,33 @@ def upgrade_store(url: str | None = None) -> Revisions:
 
 def upgrade_schema(engine: Engine) -> Revisions:
     """Upgrade the database behind ``engine`` to the newest revision (see :func:`upgrade_store`)."""
+    deadline = time.monotonic() + _SQLITE_LOCKED_WAIT_SECONDS
+    while True:
+        try:
+            return _upgrade(engine)
+        except OperationalError as exc:  # unreachable server, bad credentials, unwritable file
+            # SQLite refuses some lock upgrades at once instead of waiting (its deadlock avoidance: two
+            # processes opening a new file together); the upgrade rolled back, so it is tried again
+            locked = engine.dialect.name == "sqlite" and "database is locked" in str(exc.orig)
+            if not locked or time.monotonic() > deadline:
+                raise ValueError(f"cannot open the case store {masked_url(engine.url)}: {exc.orig}") from exc
+            time.sleep(0.05)
+
+
+def _upgrade(engine: Engine) -> Revisions:
     head = head_revision()
-    try:
-        with engine.connect() as conn:
-            before = current_revision(conn)
-        if before == head:  # the usual case: no lock, nothing written
-            return Revisions(before, head)
-        _check_known(before, engine)
-        with _exclusive(engine) as conn:
-            before = current_revision(conn)  # another process may have upgraded it while we waited
-            if before is None and inspect(conn).has_table("cases"):
-                command.stamp(alembic_config(conn), FIRST_REVISION)  # made before the migrations
-                before = FIRST_REVISION
-            if before != head:
-                command.upgrade(alembic_config(conn), "head")
-    except OperationalError as exc:  # unreachable server, bad credentials, unwritable file
-        raise ValueError(f"cannot open the case store {masked_url(engine.url)}: {exc.orig}") from exc
+    with engine.connect() as conn:
+        before = current_revision(conn)
+    if before == head:  # the usual case: no lock, nothing written
+        return Revisions(before, head)
+    _check_known(before, engine)
+    with _exclusive(engine) as conn:
+        before = current_revision(conn)  # another process may have upgraded it while we waited
+        if before is None and inspect(conn).has_table("cases"):
+            command.stamp(alembic_config(conn), FIRST_REVISION)  # made before the migrations
+            before = FIRST_REVISION
+        if before != head:
+            command.upgrade(alembic_config(conn), "head")
     return Revisions(before, head)
 
 
