@@ -6,9 +6,8 @@ import argparse
 from pathlib import Path
 
 from classifier.cli import case_commands, commands
-from classifier.common.config import DATA_DIR, EXTRACT_ENGINES, SCORE_RUNS_DIR
+from classifier.common.config import DEMO_DIR, EXTRACT_ENGINES, SCORE_RUNS_DIR
 
-DEMO_DIR = DATA_DIR / "demo"
 INPUTS_HELP = "WARC, HTML files or folders, JSONL, CSV, Parquet"
 DB_HELP = "case store URL (default: sqlite:///data/queue.db)"
 NO_CACHE_HELP = "do not read or write the extraction cache"

@@ -16,6 +16,7 @@ import yaml
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 DATA_DIR = PROJECT_ROOT / "data"
+DEMO_DIR = DATA_DIR / "demo"  # classifier demo-data writes the corpus here; training reads it by default
 INTERIM_DIR = DATA_DIR / "interim"
 EXTRACT_CACHE = INTERIM_DIR / "extract_cache.sqlite"
 SCORE_RUNS_DIR = INTERIM_DIR / "score_runs"  # one checkpoint database per scoring run, for resumption

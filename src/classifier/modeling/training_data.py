@@ -14,12 +14,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from classifier.common.config import DATA_DIR, SHARED_REAL_DATA, Settings
+from classifier.common.config import DEMO_DIR, SHARED_REAL_DATA, Settings
 from classifier.modeling.challenge import CHALLENGE_SET
 from classifier.modeling.datasets import demo_dataset, labelled_table, real_negatives
 from classifier.modeling.model_trust import file_sha256
 
-DEMO_DIR = DATA_DIR / "demo"
 Say = Callable[[str], None]  # where progress messages go (print, a notebook, a list in tests)
 
 
