@@ -178,6 +178,9 @@ class ScoreSettings(_Section):
     containment_threshold: float = 0.7  # or this share of the shorter text's shingles inside the longer
     link_contacts: tuple[str, ...] = ("telegram", "wallet", "onion")
     max_contact_group: int = 200  # a contact on more pages than this is a public one, not a shop's
+    # known shops (score/known.py): a page matching a shop experts confirmed is raised
+    known_shop_score: float = 0.9  # its score counts as at least this
+    known_shop_weight: float = 1.5  # and its priority is multiplied by this
     # drift
     drift_bins: int = 10
     psi_warning: float = 0.25

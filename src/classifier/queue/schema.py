@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -89,6 +90,9 @@ cases_table = Table(
     Column("text", Text),
     # Bumped by every decision: a decision made on an outdated page is refused, never lost silently.
     Column("version", Integer, nullable=False, default=0, server_default=text("0")),
+    # The shop (bank.py): named after its earliest case; NULL only in stores older than the bank.
+    Column("shop_id", _ID),
+    Index("ix_cases_shop", "shop_id"),
     # The review queue: "new cases, most urgent first", and the cluster page.
     Index("ix_cases_status_priority", "status", "priority"),
     Index("ix_cases_priority", "priority"),
@@ -119,6 +123,24 @@ scores_table = Table(
     UniqueConstraint("run_id", "record_id", name="uq_scores_run_record"),
     # A case's history, and COUNT(DISTINCT record_id) for report_count from the index alone.
     Index("ix_scores_case_record", "case_id", "record_id"),
+)
+
+# The bank of shops (bank.py): what each case is known by, for matching later runs' records.
+bank_keys_table = Table(
+    "bank_keys",
+    metadata,
+    # "c:telegram:@x_example" (an identifier) or "b3:…" (an LSH band of the text's MinHash signature)
+    Column("match_key", String(200), primary_key=True),
+    Column("case_id", _ID, ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True),
+    Index("ix_bank_keys_case", "case_id"),
+)
+
+bank_signatures_table = Table(
+    "bank_signatures",
+    metadata,
+    Column("case_id", _ID, ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True),
+    Column("signature", LargeBinary, nullable=False),  # uint32 MinHash values
+    Column("shingles", Integer, nullable=False, default=0),  # how many shingles it summarises
 )
 
 decisions_table = Table(

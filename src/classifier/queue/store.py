@@ -6,7 +6,8 @@
 - ``writes.ScoreWriter``: scoring runs and their scored rows (``start_run``, ``add_scored``, ...);
 - ``reads.CaseReader``: the review order, one case with its history, duplicate groups, counts, runs;
 - ``decisions.DecisionRecorder``: expert decisions, refused when made on an outdated page;
-- ``audit.AuditTrail``: the audit log.
+- ``audit.AuditTrail``: the audit log;
+- ``bank.ShopBank``: the bank of shops, looked up by scoring runs (``lookup``) and shown by ``shop``.
 
 Callers use the store's methods, which keep the names they have always had; the parts are there for
 whoever needs one concern only.
@@ -14,7 +15,7 @@ whoever needs one concern only.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any
@@ -25,6 +26,7 @@ from classifier.queue.decisions import DecisionRecorder, StaleCaseError
 from classifier.queue.migrate import upgrade_schema
 from classifier.queue.reads import CaseReader
 from classifier.queue.writes import ScoreWriter
+from classifier.score.known import BankHit
 
 # StaleCaseError and masked_url are imported from here by older callers
 __all__ = ["CaseStore", "StaleCaseError", "masked_url"]
@@ -50,6 +52,7 @@ class CaseStore:
         self.reader = CaseReader(self.engine)
         self.audit = AuditTrail(self.engine)
         self.decisions = DecisionRecorder(self.engine, self.audit, confirmations_required)
+        self.bank = self.writer.bank
 
     # -- lifecycle --
 
@@ -113,6 +116,16 @@ class CaseStore:
     def add_scored(self, rows: Iterable[Mapping[str, Any]]) -> int:
         """Store a batch of scored rows in one transaction; return how many score rows are new."""
         return self.writer.add_scored(rows)
+
+    # -- the bank of shops: see ShopBank --
+
+    def lookup(self, keys: Sequence[str], max_cases_per_key: int) -> list[BankHit]:
+        """Earlier cases holding each key (``score.known.Bank``): how a run recognises known shops."""
+        return self.bank.lookup(keys, max_cases_per_key)
+
+    def shop(self, shop_id: int) -> dict[str, Any] | None:
+        """A shop's cases, identifiers, first and last seen, and status; None if unknown."""
+        return self.bank.shop(shop_id)
 
     # -- reading: see CaseReader --
 

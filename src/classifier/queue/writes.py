@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Engine, Table, bindparam, distinct, func, sel
 
 from classifier.common.batching import batched
 from classifier.common.faults import crash_point
+from classifier.queue.bank import ShopBank
 from classifier.queue.database import dialect_insert
 from classifier.queue.reports import Report, case_update, newest, newest_ok
 from classifier.queue.schema import NEW, cases_table, runs_table, scores_table
@@ -28,6 +29,7 @@ class ScoreWriter:
     def __init__(self, engine: Engine):
         self.engine = engine
         self.dialect = engine.dialect.name
+        self.bank = ShopBank(engine)
 
     def _insert(self, table: Table) -> Any:
         return dialect_insert(self.dialect, table)
@@ -84,7 +86,8 @@ class ScoreWriter:
         again) are skipped entirely. The case takes the latest report's values, by ``scored_at``;
         an error report does not erase the score of a case that has an ok one (a failed re-crawl must
         not sink a known ad to the bottom of the queue), it only records the failure in ``last_*``.
-        ``first_seen``, the status and the decisions are never touched here.
+        ``first_seen``, the status and the decisions are never touched here. The cases join the bank
+        of shops (``bank.ShopBank.remember``) in the same transaction.
         """
         reports = [Report(row) for row in rows]
         if not reports:
@@ -107,6 +110,7 @@ class ScoreWriter:
             crash_point("store.add_scored")  # cases written, their scores not: the batch must stay atomic
             self._insert_scores(conn, [r.score_row(case_ids[r.key]) for r in reports])
             self._refresh_report_counts(conn, sorted(set(case_ids.values())))
+            self.bank.remember(conn, [r.row for r in reports], [case_ids[r.key] for r in reports])
         return len(reports)
 
     def _one_batch_at_a_time(self, conn: Connection) -> None:

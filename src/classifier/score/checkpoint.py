@@ -36,6 +36,15 @@ CREATE TABLE IF NOT EXISTS rows (
 );
 CREATE TABLE IF NOT EXISTS keys (key TEXT NOT NULL, seq INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS signatures (seq INTEGER PRIMARY KEY, signature BLOB NOT NULL, size INTEGER);
+CREATE TABLE IF NOT EXISTS known (           -- the best match in the bank of earlier runs (known.py)
+    seq INTEGER PRIMARY KEY,
+    shop_id INTEGER NOT NULL,
+    case_id INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    how TEXT NOT NULL,
+    category TEXT,
+    shops TEXT NOT NULL                       -- every matched shop, as JSON
+);
 """
 
 
@@ -132,8 +141,35 @@ class Checkpoint:
         found = self._by_seq("size", seqs)
         return [int(found[s] or 0) for s in seqs]
 
-    def scoring_inputs(self) -> Iterator[tuple[int, str, float | None, str | None, str, str]]:
-        query = "SELECT seq, record_id, score, category, source_kind, fetched_at FROM rows ORDER BY seq"
+    def set_known(self, matches: Iterable[tuple[int, Any]]) -> None:
+        """Each record's best match in the bank (``known.Match``), written once for the run."""
+        self.db.execute("BEGIN")
+        try:
+            self.db.execute("DELETE FROM known")
+            self.db.executemany(
+                "INSERT INTO known VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (seq, m.shop_id, m.case_id, m.status, m.how, m.category, json.dumps(sorted(m.shops)))
+                    for seq, m in matches
+                ],
+            )
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES ('known_matched', '1')")
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+
+    def known_count(self) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM known").fetchone()[0])
+
+    def scoring_inputs(
+        self,
+    ) -> Iterator[tuple[int, str, float | None, str | None, str, str, str | None, str | None]]:
+        """What priority needs of every record, with the status and category of its known shop."""
+        query = (
+            "SELECT rows.seq, record_id, score, rows.category, source_kind, fetched_at, known.status,"
+            " known.category FROM rows LEFT JOIN known ON known.seq = rows.seq ORDER BY rows.seq"
+        )
         yield from self.db.execute(query)
 
     def set_ranking(self, values: Iterable[tuple[str, int, float, int]]) -> None:
@@ -156,14 +192,30 @@ class Checkpoint:
     def ranked(self) -> Iterator[dict[str, Any]]:
         """Rows in queue order: clusters by their best member, members together, best first; rows
         without a score (errors) last."""
+        self.db.execute("CREATE INDEX IF NOT EXISTS keys_by_seq ON keys (seq)")
         query = (
-            "SELECT payload, cluster_id, cluster_size, priority FROM rows"
-            " ORDER BY score IS NULL, cluster_priority DESC, cluster_id, priority DESC, seq"
+            "SELECT payload, cluster_id, cluster_size, priority, known.shop_id, known.status, known.how,"
+            " known.shops, signatures.signature, signatures.size,"
+            " (SELECT json_group_array(key) FROM keys WHERE keys.seq = rows.seq)"
+            " FROM rows LEFT JOIN known ON known.seq = rows.seq"
+            " LEFT JOIN signatures ON signatures.seq = rows.seq"
+            " ORDER BY score IS NULL, cluster_priority DESC, cluster_id, priority DESC, rows.seq"
         )
-        for rank, (payload, cluster_id, size, priority) in enumerate(self.db.execute(query), start=1):
+        for rank, found in enumerate(self.db.execute(query), start=1):
+            payload, cluster_id, size, priority, shop_id, status, how, shops, signature, shingles, keys = (
+                found
+            )
             row = json.loads(payload)
             row.pop("seq", None)
             row.update(rank=rank, cluster_id=cluster_id, cluster_size=size, priority=priority)
+            row.update(shop_id=shop_id, known_status=status or "", match=how or "")
+            # for the case store's bank, not for the queue file
+            row.update(
+                linked_shops=json.loads(shops) if shops else [],
+                bank_keys=json.loads(keys) if keys else [],
+                signature=signature,
+                shingles=shingles or 0,
+            )
             yield row
 
     def scores(self) -> np.ndarray:

@@ -14,7 +14,7 @@ import os
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
@@ -34,6 +34,7 @@ from classifier.score.checkpoint import Checkpoint
 from classifier.score.chunks import ChunkScorer
 from classifier.score.distributed import DaskOptions, score_on_dask
 from classifier.score.drift import drift_report, reference_scores
+from classifier.score.known import BankHit, match_known
 from classifier.score.ranking import rank
 from classifier.score.rows import SCORED_FIELDS
 from classifier.score.run_identity import run_key
@@ -56,6 +57,7 @@ class ScoreSummary:
     errors: dict[str, int] = field(default_factory=dict)
     language: dict[str, int] = field(default_factory=dict)
     positives: int = 0
+    known: dict[str, int] = field(default_factory=dict)  # records matching earlier cases, by decision
     clusters: int = 0
     records_in_clusters: int = 0
     largest_cluster: int = 0
@@ -76,6 +78,7 @@ class _Tally:
         self.errors: Counter[str] = Counter()
         self.language: Counter[str] = Counter()
         self.positives = 0
+        self.known: Counter[str] = Counter()
         self.clusters: dict[str, int] = {}
         self.top: list[dict[str, Any]] = []
         self.n_top = top
@@ -85,6 +88,8 @@ class _Tally:
         if row["status"] == "ok":
             self.language[row["language"] or "unknown"] += 1
             self.positives += row["label"] == 1
+            if row["known_status"]:
+                self.known[row["known_status"]] += 1
         else:
             self.errors[_reason(row["error"])] += 1
         if row["cluster_size"] > 1:
@@ -92,7 +97,7 @@ class _Tally:
         # one line per case: members of a cluster are adjacent in the ranking
         first_of_case = not self.top or self.top[-1]["cluster_id"] != row["cluster_id"]
         if len(self.top) < self.n_top and row["status"] == "ok" and first_of_case:
-            keys = ("rank", "score", "priority", "category", "cluster_size", "url")
+            keys = ("rank", "score", "priority", "category", "cluster_size", "url", "shop_id", "known_status")
             self.top.append({k: row[k] for k in keys} | {"cluster_id": row["cluster_id"]})
 
 
@@ -121,6 +126,7 @@ class CaseSink(Protocol):
     def add_scored(self, rows: Iterable[dict[str, Any]]) -> int: ...
     def finish_run(self, run_id: str, summary: dict[str, Any]) -> None: ...
     def counts(self) -> dict[str, int]: ...
+    def lookup(self, keys: Sequence[str], max_cases_per_key: int) -> list[BankHit]: ...
 
 
 def score_inputs(
@@ -162,6 +168,8 @@ def score_inputs(
     else:
         stats = _score_locally(inputs, settings, checkpoint, model, run_id, started_at, use_cache, progress)
     log.info("scored %d records in %.1fs", checkpoint.committed(), time.perf_counter() - started)
+    matched = match_known(checkpoint, store, settings.score)
+    log.info("%d records match cases of earlier runs (%.1fs)", matched, time.perf_counter() - started)
     rank(checkpoint, settings.score, datetime.fromisoformat(started_at))
     log.info("grouped and ranked at %.1fs", time.perf_counter() - started)
     tally = _Tally()
@@ -260,6 +268,7 @@ def _summary(
         errors=dict(tally.errors.most_common()),
         language=dict(tally.language.most_common()),
         positives=tally.positives,
+        known=dict(tally.known),
         clusters=len(sizes),
         records_in_clusters=sum(sizes),
         largest_cluster=max(sizes, default=1),

@@ -4,6 +4,10 @@
                * (1 + cluster_weight * ln(cluster_size)) * recency
     recency  = max(min_recency, 0.5 ** (days since the page was fetched / recency_half_life_days))
 
+A page of a shop experts confirmed before (``known.py``) is a mirror until an expert says otherwise:
+its score counts as at least ``known_shop_score`` and its priority is multiplied by ``known_shop_weight``,
+so mirrors lead the queue even when their new disguises fool the model.
+
 Every factor is set in ``params.yaml`` (section ``score``). The score is the calibrated probability, so
 priority 100 means a certain, severe, single, fresh page from an ordinary web source. Pages below the
 model's threshold keep their low priority rather than being dropped: experts can page past them.
@@ -76,3 +80,18 @@ def priority(
     spread = 1.0 + settings.cluster_weight * math.log(max(1, cluster_size))
     weight = settings.source_weights.get(kind, 1.0)
     return round(100.0 * score * severity * weight * spread * freshness, 4)
+
+
+def known_shop_priority(
+    score: float,
+    category: str | None,
+    shop_category: str | None,
+    kind: str,
+    cluster_size: int,
+    freshness: float,
+    settings: ScoreSettings,
+) -> float:
+    """The priority of a page that matched a confirmed shop: see the module's docstring."""
+    named = category if category and category != "none" else shop_category
+    value = priority(max(score, settings.known_shop_score), named, kind, cluster_size, freshness, settings)
+    return round(value * settings.known_shop_weight, 4)

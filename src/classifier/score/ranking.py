@@ -13,7 +13,8 @@ import numpy as np
 from classifier.common.config import ScoreSettings
 from classifier.score.checkpoint import Checkpoint
 from classifier.score.duplicates import grouped, link
-from classifier.score.priority import priority, recency
+from classifier.score.known import CONFIRMED
+from classifier.score.priority import known_shop_priority, priority, recency
 
 
 # -- finishing: grouping, ranking, outputs ---------------------------------------------------------
@@ -27,7 +28,8 @@ def rank(checkpoint: Checkpoint, settings: ScoreSettings, now: datetime) -> None
     names: dict[int, str] = {}
 
     def values() -> Iterator[tuple[str, int, float, int]]:
-        for seq, record_id, score, category, kind, fetched_at in checkpoint.scoring_inputs():
+        for inputs in checkpoint.scoring_inputs():
+            seq, record_id, score, category, kind, fetched_at, known, shop_category = inputs
             root = int(roots[seq])
             size = int(sizes[root])
             if root == seq:
@@ -36,7 +38,11 @@ def rank(checkpoint: Checkpoint, settings: ScoreSettings, now: datetime) -> None
                     names[root] = name
             else:
                 name = names[root]
-            value = priority(score, category, kind, size, recency(fetched_at, now, settings), settings)
+            freshness = recency(fetched_at, now, settings)
+            if known == CONFIRMED and score is not None:
+                value = known_shop_priority(score, category, shop_category, kind, size, freshness, settings)
+            else:  # a copy of a page experts rejected is not raised (nor lowered: it may differ)
+                value = priority(score, category, kind, size, freshness, settings)
             yield name, size, value, seq
 
     checkpoint.set_ranking(values())

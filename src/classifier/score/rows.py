@@ -19,6 +19,11 @@ SCORED_FIELDS = (
     "contacts",
     "cluster_id",
     "cluster_size",
+    # the shop of an earlier case this record matches (score/known.py): its id, the experts' decision
+    # on the matched case (confirmed, rejected, undecided; empty: no match) and what matched
+    "shop_id",
+    "known_status",
+    "match",
     "source_kind",
     "source",
     "fetched_at",

@@ -1,0 +1,189 @@
+"""The bank of shops: what every stored case is known by, so that later runs recognise its mirrors.
+
+For each case the bank keeps its strong identifiers and the LSH band keys of its text (``bank_keys``,
+the keys of duplicate grouping) and its MinHash signature (``bank_signatures``). A *shop* is a
+connected group of cases across all runs: cases that share an identifier or a near-identical text
+(as duplicate grouping decides it), and the cases of one duplicate group of a run. ``cases.shop_id``
+names it after its earliest case; when a new case links two shops, the later one joins the earlier.
+A shop's status follows its cases' expert decisions (:func:`shop_status`).
+
+Scoring asks :meth:`ShopBank.lookup` which earlier cases hold a record's keys (``score/known.py``);
+storing a run's rows then adds the new cases and their links here, in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, func, select, update
+
+from classifier.common.batching import batched
+from classifier.queue.database import dialect_insert
+from classifier.queue.schema import (
+    CATEGORIES,
+    bank_keys_table,
+    bank_signatures_table,
+    cases_table,
+    decisions_table,
+)
+from classifier.queue.values import IN_LIST_LIMIT, clean_text
+from classifier.score.known import CONFIRMED, REJECTED, UNDECIDED, BankHit
+
+MAX_KEY_CHARS = 200  # the column's size; identifiers are far shorter (a wallet is at most 74)
+
+
+def known_status(case_status: str) -> str:
+    """A case's expert decision as a bank match reports it."""
+    return case_status if case_status in (CONFIRMED, REJECTED) else UNDECIDED
+
+
+def shop_status(case_statuses: Iterable[str]) -> str:
+    """Confirmed when experts confirmed any of its pages; rejected when they rejected some and confirmed
+    none; else undecided."""
+    statuses = set(case_statuses)
+    if CONFIRMED in statuses:
+        return CONFIRMED
+    return REJECTED if REJECTED in statuses else UNDECIDED
+
+
+class ShopBank:
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.dialect = engine.dialect.name
+
+    # -- matching at scoring time --
+
+    def lookup(self, keys: Sequence[str], max_cases_per_key: int) -> list[BankHit]:
+        """The earlier cases holding each key, except keys on more than ``max_cases_per_key`` cases
+        (public contacts, boilerplate): both queries are probes of the key index."""
+        k, c, s = bank_keys_table.c, cases_table.c, bank_signatures_table.c
+        d = decisions_table.c
+        named = (
+            select(d.category)
+            .where(d.case_id == c.id, d.decision == CONFIRMED)
+            .order_by(d.id.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        hits: list[BankHit] = []
+        with self.engine.connect() as conn:
+            for chunk in batched([key for key in keys if len(key) <= MAX_KEY_CHARS], IN_LIST_LIMIT):
+                counted = select(k.match_key).where(k.match_key.in_(chunk)).group_by(k.match_key)
+                usable = [key for (key,) in conn.execute(counted.having(func.count() <= max_cases_per_key))]
+                if not usable:
+                    continue
+                query = (
+                    select(k.match_key, c.id, c.shop_id, c.status, c.category, named, s.signature, s.shingles)
+                    .join(cases_table, c.id == k.case_id)
+                    .outerjoin(bank_signatures_table, s.case_id == c.id)
+                    .where(k.match_key.in_(usable))
+                    .order_by(k.match_key, c.id)
+                )
+                for found in conn.execute(query):
+                    key, case_id, shop_id, status, category, decided, signature, shingles = found
+                    hits.append(
+                        BankHit(
+                            key=key,
+                            case_id=case_id,
+                            shop_id=shop_id or case_id,
+                            status=known_status(status),
+                            category=decided or (category if category in CATEGORIES else None),
+                            signature=signature if not key.startswith("c:") else None,
+                            shingles=shingles or 0,
+                        )
+                    )
+        return hits
+
+    # -- storing a run's cases --
+
+    def remember(self, conn: Connection, rows: Sequence[Mapping[str, Any]], case_ids: Sequence[int]) -> None:
+        """Add the cases of stored rows (``case_ids[i]`` is the case of ``rows[i]``) to the bank, and put
+        each in its shop: the shops its record matched, its own earlier shop, its run's duplicate group."""
+        self._add_keys(conn, rows, case_ids)
+        groups: dict[tuple[str, str], set[int]] = {}
+        linked: dict[tuple[str, str], set[int]] = {}
+        for row, case_id in zip(rows, case_ids, strict=True):
+            group = (clean_text(row.get("run_id")), clean_text(row.get("cluster_id")) or f"case-{case_id}")
+            groups.setdefault(group, set()).add(case_id)
+            linked.setdefault(group, set()).update(int(s) for s in row.get("linked_shops") or ())
+        for (run_id, cluster_id), members in groups.items():
+            shops = linked[(run_id, cluster_id)] | self._shops_of(conn, members, run_id, cluster_id)
+            self._join(conn, members, shops)
+
+    def _add_keys(self, conn: Connection, rows: Sequence[Mapping[str, Any]], case_ids: Sequence[int]) -> None:
+        keys = {
+            (key, case_id)
+            for row, case_id in zip(rows, case_ids, strict=True)
+            for key in map(clean_text, row.get("bank_keys") or ())
+            if 0 < len(key) <= MAX_KEY_CHARS
+        }
+        insert = dialect_insert(self.dialect, bank_keys_table).on_conflict_do_nothing(
+            index_elements=["match_key", "case_id"]
+        )
+        for chunk in batched(sorted(keys), 1000):
+            conn.execute(insert, [{"match_key": key, "case_id": case_id} for key, case_id in chunk])
+        signatures = {
+            case_id: {"case_id": case_id, "signature": row["signature"], "shingles": row.get("shingles") or 0}
+            for row, case_id in zip(rows, case_ids, strict=True)
+            if row.get("signature")
+        }
+        if signatures:
+            upsert = dialect_insert(self.dialect, bank_signatures_table)
+            upsert = upsert.on_conflict_do_update(
+                index_elements=["case_id"],
+                set_={"signature": upsert.excluded.signature, "shingles": upsert.excluded.shingles},
+            )
+            conn.execute(upsert, list(signatures.values()))
+
+    def _shops_of(self, conn: Connection, members: set[int], run_id: str, cluster_id: str) -> set[int]:
+        """The shops the cases already belong to, and those of their duplicate group's cases that an
+        earlier batch of the same run stored."""
+        c = cases_table.c
+        same_group = and_(c.last_run_id == run_id, c.cluster_id == cluster_id)
+        shops: set[int] = set()
+        for chunk in batched(sorted(members), IN_LIST_LIMIT):
+            where = c.id.in_(chunk) | same_group
+            shops.update(s for (s,) in conn.execute(select(c.shop_id).where(where)) if s is not None)
+        return shops
+
+    def _join(self, conn: Connection, members: set[int], shops: set[int]) -> None:
+        """Put ``members`` in the earliest of ``shops`` (or a new shop named after the earliest member)
+        and move the other shops' cases there."""
+        shop = min(shops) if shops else min(members)
+        c = cases_table.c
+        others = sorted(shops - {shop})
+        for chunk in batched(others, IN_LIST_LIMIT):
+            conn.execute(update(cases_table).where(c.shop_id.in_(chunk)).values(shop_id=shop))
+        for chunk in batched(sorted(members), IN_LIST_LIMIT):
+            conn.execute(update(cases_table).where(c.id.in_(chunk)).values(shop_id=shop))
+
+    # -- reading --
+
+    def shop(self, shop_id: int) -> dict[str, Any] | None:
+        """A shop: its cases (most urgent first, without text), identifiers, first and last seen, status."""
+        c, k = cases_table.c, bank_keys_table.c
+        columns = (c.id, c.url, c.domain, c.title, c.status, c.score, c.priority, c.first_seen, c.last_seen)
+        with self.engine.connect() as conn:
+            cases = [
+                dict(row._mapping)
+                for row in conn.execute(
+                    select(*columns).where(c.shop_id == shop_id).order_by(c.priority.desc(), c.id)
+                )
+            ]
+            if not cases:
+                return None
+            ids = [case["id"] for case in cases]
+            identifiers: dict[str, list[int]] = {}
+            for chunk in batched(ids, IN_LIST_LIMIT):
+                query = select(k.match_key, k.case_id).where(k.case_id.in_(chunk), k.match_key.like("c:%"))
+                for key, case_id in conn.execute(query.order_by(k.match_key, k.case_id)):
+                    identifiers.setdefault(key, []).append(case_id)
+        return {
+            "shop_id": shop_id,
+            "status": shop_status(case["status"] for case in cases),
+            "cases": cases,
+            "identifiers": identifiers,
+            "first_seen": min(case["first_seen"] for case in cases),
+            "last_seen": max(case["last_seen"] for case in cases),
+        }
