@@ -14,38 +14,80 @@ from classifier import queue
 from classifier.queue import CaseStore, export_cases, write_export
 from scored_rows import scored
 
+SHOP_KEY = "c:telegram:@shop_example"
+
 
 @pytest.fixture()
 def exported(store: CaseStore) -> list[dict[str, Any]]:
-    """Three mirrors of one ad (one rejected by an expert), a single site, and an unreviewed case."""
+    """Four copies of one ad (one rejected by an expert, one nobody decided, which also gives a phone of
+    its own), a mirror of the shop in a later run that an expert confirmed, a single site, and an
+    unreviewed case."""
     store.add_scored(
         [
-            scored("a", "https://shop.kz/ad", priority=0.9, cluster_id="k1"),
+            scored("a", "https://shop.kz/ad", priority=0.9, cluster_id="k1", bank_keys=[SHOP_KEY]),
             scored("b", "https://mirror1.kz/ad", priority=0.8, cluster_id="k1"),
             scored("c", "https://mirror2.kz/ad", priority=0.7, cluster_id="k1"),
-            scored("d", "https://alone.kz/", priority=0.6, cluster_id="k2"),
+            scored(
+                "f",
+                "https://forum.kz/thread",
+                priority=0.75,
+                cluster_id="k1",
+                bank_keys=[SHOP_KEY, "c:phone:+77000000009"],
+            ),
+            scored("d", "https://alone.kz/", priority=0.6, cluster_id="k2", bank_keys=["c:wallet:0xabc"]),
             scored("e", "https://other.kz/", priority=0.5, cluster_id="k3"),
+        ]
+    )
+    ids = {c["url"]: c["id"] for c in store.cases()}
+    # run 2 recognised the shop by its handle (score/known.py): the row names the shop it matched
+    store.add_scored(
+        [
+            scored(
+                "g",
+                "https://shop-new.kz/",
+                run_id="run-2",
+                priority=0.4,
+                bank_keys=[SHOP_KEY],
+                linked_shops=[ids["https://shop.kz/ad"]],
+                scored_at="2024-05-08T10:00:00+00:00",
+            )
         ]
     )
     ids = {c["url"]: c["id"] for c in store.cases()}
     store.record_decision(ids["https://shop.kz/ad"], "confirmed", "expert-1")
     store.record_decision(ids["https://mirror1.kz/ad"], "confirmed", "expert-2")
     store.record_decision(ids["https://mirror2.kz/ad"], "rejected", "expert-2")
+    store.record_decision(ids["https://shop-new.kz/"], "confirmed", "expert-2", category="recruitment")
     store.record_decision(ids["https://alone.kz/"], "unsure", "expert-1")
     store.record_decision(ids["https://alone.kz/"], "confirmed", "expert-3")
     return export_cases(store)
 
 
-def test_export_cases_lists_confirmed_cases_with_cluster_urls(exported: list[dict[str, Any]]) -> None:
-    assert [tuple(row) for row in exported] == [queue.EXPORT_FIELDS] * 3
-    shop, mirror, alone = exported
-    assert shop["urls"] == ["https://shop.kz/ad", "https://mirror1.kz/ad"]  # the rejected mirror is left out
-    assert mirror["urls"] == ["https://mirror1.kz/ad", "https://shop.kz/ad"]  # its own URL first
-    assert alone["urls"] == ["https://alone.kz/"]
+def test_export_cases_lists_confirmed_cases_with_the_urls_experts_decided_in_their_shop(
+    exported: list[dict[str, Any]],
+) -> None:
+    assert [tuple(row) for row in exported] == [queue.EXPORT_FIELDS] * 4
+    shop, mirror, alone, moved = exported
+    assert shop["shop_id"] == mirror["shop_id"] == moved["shop_id"] == shop["case_id"] != alone["shop_id"]
+    # the rejected copy and the copy nobody decided are left out, though the machine linked them
+    assert shop["urls"] == ["https://shop.kz/ad", "https://mirror1.kz/ad", "https://shop-new.kz/"]
+    assert mirror["urls"] == ["https://mirror1.kz/ad", "https://shop.kz/ad", "https://shop-new.kz/"]
+    assert moved["urls"][0] == "https://shop-new.kz/" and len(moved["urls"]) == 3
+    assert all("https://forum.kz/thread" not in row["urls"] for row in exported)
+    # identifiers of the decided cases only: not the phone of the page nobody decided
+    assert shop["identifiers"] == mirror["identifiers"] == {"telegram": ["@shop_example"]}
+    assert alone["urls"] == ["https://alone.kz/"] and alone["identifiers"] == {"wallet": ["0xabc"]}
     assert alone["decision"] == "confirmed" and alone["expert"] == "expert-3"  # the latest decision
     assert shop["contacts"]["telegram"] == ["@shop"] and shop["model_version"] == "3"
     assert shop["domain"] == "shop.kz" and shop["category"] == "sale" and shop["score"] == 0.9
+    assert moved["category"] == "recruitment"  # the category the expert named
     assert shop["decided_at"].endswith("+00:00")
+
+
+def test_export_of_rejected_cases_follows_the_same_rule(store: CaseStore, exported: list) -> None:
+    (rejected,) = export_cases(store, status="rejected")
+    assert rejected["urls"] == ["https://mirror2.kz/ad"] and rejected["decision"] == "rejected"
+    assert rejected["identifiers"] == {}
 
 
 def test_write_export_csv_and_json(exported: list[dict[str, Any]], tmp_path: Path) -> None:
@@ -53,8 +95,10 @@ def test_write_export_csv_and_json(exported: list[dict[str, Any]], tmp_path: Pat
     with csv_path.open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert list(rows[0]) == list(queue.EXPORT_FIELDS)
-    assert rows[0]["urls"] == "https://shop.kz/ad https://mirror1.kz/ad"
+    assert rows[0]["urls"] == "https://shop.kz/ad https://mirror1.kz/ad https://shop-new.kz/"
     assert json.loads(rows[0]["contacts"])["telegram"] == ["@shop"]
+    assert json.loads(rows[0]["identifiers"]) == {"telegram": ["@shop_example"]}
+    assert int(rows[0]["shop_id"]) == exported[0]["shop_id"]
     assert rows[2]["decision"] == "confirmed" and float(rows[2]["score"]) == 0.9
 
     json_path = write_export(exported, tmp_path / "blocklist.json")

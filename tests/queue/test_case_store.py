@@ -36,7 +36,9 @@ def test_round_trip_creates_cases_scores_and_runs(store: CaseStore) -> None:
     store.record_decision(case["id"], "confirmed", "expert-1", "сайт продаёт")
     assert store.counts() == {"new": 3, "confirmed": 1, "rejected": 0, "unsure": 0, "pending": 0}
     (exported,) = export_cases(store)
-    assert exported["urls"] == ["https://mirror.kz/a", "https://shop.kz/a"]
+    # its copy is in its shop, but no expert decided it: it is not for blocking
+    assert exported["urls"] == ["https://mirror.kz/a"]
+    assert exported["shop_id"] == cases[2]["shop_id"] == case["shop_id"]
     assert [c["url"] for c in store.cluster("k1")] == ["https://mirror.kz/a", "https://shop.kz/a"]
     # Idempotent on this database too.
     assert store.add_scored(rows) == 0

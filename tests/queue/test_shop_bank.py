@@ -8,8 +8,6 @@ handle, and a copy of the rejected page.
 
 from __future__ import annotations
 
-import json
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,38 +17,7 @@ import pytest
 from classifier.common.config import load_settings
 from classifier.corpus.build import generate_corpus
 from classifier.queue import CaseStore
-from classifier.score.engine import score_inputs
-
-SHOP = (
-    "Магазин «Снежок». В наличии мефедрон кристалл 1 г — 15 000 тг, 2 г — 28 000 тг, гашиш 1 г — 12 000 тг. "
-    "Закладки по Алматы: магнит, прикоп, тайник в течение часа после оплаты. Оплата на карту или USDT. "
-    "Оператор круглосуточно, пишите в Telegram @snezhok_shop_example, отзывы в канале магазина."
-)
-MOVED = "Новый адрес нашего канала: @snezhok_shop_example. Подписывайтесь, всё как раньше."
-HARMLESS = (
-    "Отдам котят в добрые руки: три котёнка, два месяца, к лотку приучены, едят сухой корм. "
-    "Живём в Алматы, мкр Аксай. Пишите в Telegram @kitten_home_example или звоните вечером."
-)
-
-
-def _write(path: Path, pages: list[tuple[str, str]]) -> str:
-    lines = [json.dumps({"url": url, "text": text}, ensure_ascii=False) for url, text in pages]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return str(path)
-
-
-def _score(inputs: list[str], db_url: str, model: Path, out: Path) -> pd.DataFrame:
-    settings = load_settings()
-    settings = replace(
-        settings,
-        score=replace(settings.score, chunk_size=64, log_to_mlflow=False),
-        extract=replace(settings.extract, n_jobs=1),
-    )
-    with CaseStore(db_url) as store:
-        score_inputs(
-            inputs, out / "queue.csv", settings, store, model_ref=str(model), use_cache=False, runs_dir=out
-        )
-    return pd.read_csv(out / "queue.csv", keep_default_na=False, na_values=[""])
+from shop_pages import HARMLESS, MOVED, SHOP, score_pages, write_pages
 
 
 @pytest.fixture(scope="module")
@@ -66,17 +33,17 @@ def filler(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
 
 @pytest.fixture()
 def two_runs(db_url: str, exported_model: Path, filler: tuple[str, str], tmp_path: Path) -> dict[str, Any]:
-    first = _write(
+    first = write_pages(
         tmp_path / "run1.jsonl",
         [("https://snezhok.example/", SHOP), ("https://kittens.example/post/1", HARMLESS)],
     )
-    queue1 = _score([filler[0], first], db_url, exported_model, tmp_path / "run1")
+    queue1 = score_pages([filler[0], first], db_url, exported_model, tmp_path / "run1")
     with CaseStore(db_url) as store:
         by_url = {c["url"]: c for c in store.cases(limit=1000)}
         shop, kittens = by_url["https://snezhok.example/"], by_url["https://kittens.example/post/1"]
         store.record_decision(shop["id"], "confirmed", "aigerim", category="sale")
         store.record_decision(kittens["id"], "rejected", "aigerim")
-    second = _write(
+    second = write_pages(
         tmp_path / "run2.jsonl",
         [
             ("https://snezhok-new.example/", MOVED),
@@ -87,7 +54,7 @@ def two_runs(db_url: str, exported_model: Path, filler: tuple[str, str], tmp_pat
             ("https://kittens-copy.example/", HARMLESS),
         ],
     )
-    queue2 = _score([filler[1], second], db_url, exported_model, tmp_path / "run2")
+    queue2 = score_pages([filler[1], second], db_url, exported_model, tmp_path / "run2")
     return {"queue1": queue1, "queue2": queue2, "shop": shop, "kittens": kittens}
 
 
@@ -139,3 +106,46 @@ def test_the_shop_gathers_its_pages_across_runs(two_runs: dict[str, Any], db_url
         "https://kittens.example/post/1",
         "https://kittens-copy.example/",
     }
+
+
+def _bank_row(record_id: str, run_id: str, keys: list[str], **values: Any) -> dict[str, Any]:
+    from scored_rows import scored
+
+    return scored(record_id, f"https://{record_id}.example/", run_id=run_id, bank_keys=keys, **values)
+
+
+def test_a_page_that_links_two_shops_merges_them_into_the_earlier(store: CaseStore) -> None:
+    store.add_scored([_bank_row("a", "run-1", ["c:telegram:@a_example"], cluster_id="g-a")])
+    store.add_scored([_bank_row("b", "run-2", ["c:telegram:@b_example"], cluster_id="g-b")])
+    by_url = {c["url"]: c["id"] for c in store.cases()}
+    a, b = by_url["https://a.example/"], by_url["https://b.example/"]
+    assert store.shop(a)["cases"][0]["id"] == a and store.shop(b)["cases"][0]["id"] == b  # two shops
+    hits = store.lookup(["c:telegram:@a_example", "c:telegram:@b_example"], max_cases_per_key=10)
+    assert {(h.key, h.shop_id) for h in hits} == {("c:telegram:@a_example", a), ("c:telegram:@b_example", b)}
+    store.add_scored([_bank_row("both", "run-3", ["c:telegram:@a_example"], linked_shops=[b, a])])
+    merged = store.shop(min(a, b))
+    assert merged is not None and store.shop(max(a, b)) is None
+    assert {c["url"] for c in merged["cases"]} == {
+        "https://a.example/",
+        "https://b.example/",
+        "https://both.example/",
+    }
+    assert set(merged["identifiers"]) == {"c:telegram:@a_example", "c:telegram:@b_example"}
+
+
+def test_a_duplicate_group_split_across_batches_is_one_shop(store: CaseStore) -> None:
+    store.add_scored([_bank_row("first", "run-1", [], cluster_id="g-1")])
+    store.add_scored([_bank_row("second", "run-1", [], cluster_id="g-1")])
+    store.add_scored([_bank_row("other", "run-1", [], cluster_id="g-2")])
+    shops = {c["url"]: (store.case(c["id"]) or {})["shop_id"] for c in store.cases()}
+    assert (
+        shops["https://first.example/"] == shops["https://second.example/"] != shops["https://other.example/"]
+    )
+
+
+def test_a_public_contact_links_nothing(store: CaseStore) -> None:
+    store.add_scored(
+        [_bank_row(f"p{i}", "run-1", ["c:telegram:@hotline_example"], cluster_id=f"g-{i}") for i in range(4)]
+    )
+    assert len(store.lookup(["c:telegram:@hotline_example"], max_cases_per_key=4)) == 4
+    assert store.lookup(["c:telegram:@hotline_example"], max_cases_per_key=3) == []

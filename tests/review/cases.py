@@ -1,5 +1,6 @@
-"""A small case store for the review app's tests: ordinary cases, a cluster of mirrors, an error,
-a case near the threshold, and a hostile page whose every field carries script; and its users.
+"""A small case store for the review app's tests: ordinary cases, a cluster of mirrors (one shop, its
+handle and text in the bank), an error, a case near the threshold, and a hostile page whose every field
+carries script; and its users.
 
 Contacts are fake (``@…_example``, ``+7 700 000 00 0X``, ``.example``/``.invalid``).
 """
@@ -34,6 +35,13 @@ XSS_TEXT = (
     '<svg onload="window.__pwned=\'svg\'"></svg> <iframe src="https://evil.invalid/"></iframe>'
 )
 XSS_URL = "javascript:window.__pwned='url'//https://shop.invalid/<script>alert(1)</script>"
+# What scoring keeps in the bank of shops for the sale pages (score/known.py): their handle, and a text
+# band key and MinHash signature (uint32 values) in common: the same text, 100% alike.
+SALE_BANK = {
+    "bank_keys": ["c:telegram:@snow_shop_example", "b0:snow-shop-text"],
+    "signature": bytes(range(256)) * 2,
+    "shingles": 30,
+}
 HOSTILE_QUERY = '"><script>window.__pwned="query"</script><img src=x onerror="window.__pwned=2">'
 
 SALE_TEXT = (
@@ -90,11 +98,34 @@ def _row(record_id: str, url: str, score: float, text: str, **overrides: Any) ->
 def review_rows(n_filler: int = 60) -> list[dict[str, Any]]:
     """The scored rows of the test store (``n_filler`` low-scoring pages make the queue paginate)."""
     rows = [
+        # one shop, named after sale-1's case (the earliest): review.test_shops
         _row(
-            "sale-1", "https://snow-shop.example/catalog", 0.97, SALE_TEXT, cluster_id="shop", cluster_size=3
+            "sale-1",
+            "https://snow-shop.example/catalog",
+            0.97,
+            SALE_TEXT,
+            cluster_id="shop",
+            cluster_size=3,
+            **SALE_BANK,
         ),
-        _row("sale-2", "https://snow-mirror.example/", 0.95, SALE_TEXT, cluster_id="shop", cluster_size=3),
-        _row("sale-3", "https://t.me/snow_shop_example", 0.93, SALE_TEXT, cluster_id="shop", cluster_size=3),
+        _row(
+            "sale-2",
+            "https://snow-mirror.example/",
+            0.95,
+            SALE_TEXT,
+            cluster_id="shop",
+            cluster_size=3,
+            **SALE_BANK,
+        ),
+        _row(
+            "sale-3",
+            "https://t.me/snow_shop_example",
+            0.93,
+            SALE_TEXT,
+            cluster_id="shop",
+            cluster_size=3,
+            **SALE_BANK,
+        ),
         _row(
             "recruit-1",
             "https://rabota.example/kurier",

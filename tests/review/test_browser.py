@@ -1,7 +1,8 @@
 """The review app in a real browser: Debian's Chromium, driven by Playwright, against ``classifier review``.
 
-A user made with `classifier users add` logs in, confirms a case and finds it in the audit trail; a hostile page's
-script, event handlers and ``javascript:`` URL stay inert text; screenshots at a laptop's 1366x768.
+A user made with `classifier users add` logs in, confirms a case and finds it in the audit trail; an expert
+confirms a page as a mirror of its shop, then the shop's other pages at once; a hostile page's script, event
+handlers and ``javascript:`` URL stay inert text; screenshots at a laptop's 1366x768.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect, sync_playwright
 
+from classifier.queue import CaseStore
 from databases import backend_params, fresh_database  # tests/ is on sys.path
-from review.cases import USERS, XSS_TEXT, XSS_TITLE, XSS_URL
+from review.cases import USERS, XSS_TEXT, XSS_TITLE, XSS_URL, review_rows
 from review.server import CLI_USER, ReviewServer, running_review_server
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -143,6 +145,77 @@ def test_a_cli_made_user_logs_in_confirms_a_case_and_finds_it_in_the_audit_log(
     # the account itself was made by `classifier users add`, which the audit trail records too
     added = admin_page.locator("table.audit tbody tr").filter(has_text="добавлен пользователь")
     expect(added.filter(has_text=f"username: {name}")).to_have_count(1)
+
+
+def test_an_expert_confirms_a_mirror_then_the_rest_of_its_shop_at_once(
+    server: ReviewServer, new_context: Any
+) -> None:
+    """vera confirmed sale-1 on its own; boris confirms sale-2 as a mirror of its shop in one action, then
+    on the shop page unticks a page he doubts and confirms the rest, one of which vera decided meanwhile."""
+    ids = dict(server.ids)
+    with CaseStore(server.db_url) as store:
+        sale = review_rows(0)[1]  # two more pages of the same duplicate group: the same shop
+        store.add_scored(
+            [
+                {
+                    **sale,
+                    "id": f"sale-{n}",
+                    "url": f"https://snow-{n}.example/",
+                    "title": f"Страница sale-{n}",
+                }
+                for n in (4, 5)
+            ]
+        )
+        ids |= {
+            c["title"].split()[-1]: c["id"]
+            for c in store.cases(limit=1000)
+            if c["title"] in {"Страница sale-4", "Страница sale-5"}
+        }
+        store.record_decision(ids["sale-1"], "confirmed", "vera", category="sale")
+        shop = store.case(ids["sale-2"])["shop_id"]  # type: ignore[index]
+    page = new_context().new_page()
+    log_in(page, server, "boris", USERS["boris"][0], f"/cases/{ids['sale-2']}")
+    expect(page.locator("#case-shop")).to_have_text(f"магазин {shop}")
+    page.get_by_role("button", name=f"Подтвердить как зеркало магазина {shop}").click()
+    expect(page).to_have_url(server.url(f"/cases/{ids['sale-2']}?saved=1"))
+    expect(page.locator("#case-status")).to_have_text("нарушение подтверждено")
+    expect(page.locator("ul.decisions li").first).to_contain_text(
+        f"boris: Нарушение подтверждено (блокировать) (сбыт), по магазину {shop}"
+    )
+    expect(page.get_by_role("button", name=f"Подтвердить как зеркало магазина {shop}")).to_have_count(0)
+
+    page.locator("#case-shop").click()
+    expect(page).to_have_url(server.url(f"/shops/{shop}"))
+    expect(page.locator("#shop-status")).to_have_text("подтверждён экспертами")
+    expect(page.locator("#shop-identifiers")).to_contain_text("Telegram @snow_shop_example — ресурсов: 5")
+    for record in ("sale-3", "sale-4", "sale-5"):
+        expect(page.get_by_label(f"решить дело {ids[record]}")).to_be_checked()
+    page.get_by_label(f"решить дело {ids['sale-4']}").uncheck()  # the expert doubts this one
+    with CaseStore(server.db_url) as store:  # while boris looks, vera rejects sale-5 on its own page
+        store.record_decision(ids["sale-5"], "rejected", "vera", expected_version=0)
+    confirm = page.get_by_role("button", name=f"Подтвердить отмеченные как зеркала магазина {shop}")
+    confirm.click()  # the box "I have looked at them" is not ticked: the browser does not send the form
+    expect(page).to_have_url(server.url(f"/shops/{shop}"))
+    expect(page.locator("#shop-result")).to_have_count(0)
+    page.get_by_label("Я просмотрел(а) отмеченные ресурсы").check()
+    confirm.click()
+
+    expect(page.get_by_role("status")).to_have_text("Решение записано: решено ресурсов — 1, пропущено — 1.")
+    result = page.locator("#shop-result")
+    expect(result.locator("ul.decided li")).to_have_text(
+        f"дело {ids['sale-3']} https://t.me/snow_shop_example — нарушение подтверждено"
+    )
+    expect(result.locator("ul.skipped li")).to_contain_text(f"дело {ids['sale-5']}")
+    expect(result.locator("ul.skipped li")).to_contain_text("(vera: Нарушения нет)")
+    expect(page.get_by_label(f"решить дело {ids['sale-4']}")).to_be_checked()  # still undecided, shown again
+    with CaseStore(server.db_url) as store:
+        statuses = {r: store.case(ids[r])["status"] for r in ("sale-3", "sale-4", "sale-5")}  # type: ignore[index]
+        entries = [e for e in store.audit_log(100, action="decision") if e["actor"] == "boris"]
+    assert statuses == {"sale-3": "confirmed", "sale-4": "new", "sale-5": "rejected"}
+    assert sorted((e["case_id"], e["detail"]["how"], e["detail"]["shop_id"]) for e in entries) == [
+        (ids["sale-2"], "mirror", shop),
+        (ids["sale-3"], "shop", shop),
+    ]
 
 
 def test_hostile_page_is_inert(server: ReviewServer, new_context: Any) -> None:

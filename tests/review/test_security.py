@@ -98,7 +98,8 @@ PUBLIC = {("GET", "/login"), ("POST", "/login"), ("GET", "/healthz")}
 PUBLIC_MOUNTS = {"/static"}
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 ALL_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
-PATH_SAMPLES = {"case_id": "sale-1"}  # a record id whose case fills each path parameter
+# a record id whose case fills each path parameter: sale-1's case, and its shop (named after its earliest case)
+PATH_SAMPLES = {"case_id": "sale-1", "shop_id": "sale-1"}
 SAMPLE_FORM = {"decision": "confirmed", "category": "sale", "comment": "проверено", "version": "0"}
 SAMPLE_QUERY = {"status": "all", "q": "shop"}  # a page's own query, which the login form must return to
 # What no refused response may contain: cases' data, user names, password hashes.
@@ -138,9 +139,11 @@ def _add_words(url: str, words: list[str], boris: tuple[str, str]) -> dict[str, 
             "model_name": word,
             "model_version": f"{i} {word}",  # distinct: the dashboard lists each version once
             "contacts": {"telegram": [word], word: [word]},
-            "cluster_id": f"xss-{i}",
+            "cluster_id": f"xss-{i}",  # the two cases of a word are one shop, named after the scored one
             "cluster_size": 1,
             "run_id": "run-xss-1",
+            "bank_keys": [f"c:telegram:{plain[:150]}"],  # the shop's identifier, on its page
+            "signature": None,  # no text in common with sale-1, whose row this is
         }
         scored = {
             **shared,
@@ -483,12 +486,37 @@ def _csrf_attempt(
     return ({} if variant == "missing" else {"csrf": values[variant]}), {}
 
 
-# a valid form for each state-changing route, and what the route then does
-VALID_POSTS: dict[str, tuple[dict[str, str], Callable[[Any], bool]]] = {
+def _mirror_form(store: CaseStore, ids: dict[str, int]) -> dict[str, str]:
+    """Confirm sale-1 as a mirror of its shop, which vera confirmed through sale-2."""
+    if store.case(ids["sale-2"])["status"] != "confirmed":  # type: ignore[index]
+        store.record_decision(ids["sale-2"], "confirmed", "vera")
+    case = store.case(ids["sale-1"])
+    assert case is not None
+    return {"shop": str(case["shop_id"]), "version": str(case["version"])}
+
+
+def _shop_form(store: CaseStore, ids: dict[str, int]) -> dict[str, Any]:
+    """Reject sale-3, the shop's page as its page shows it, from the shop's page."""
+    case = store.case(ids["sale-3"])
+    assert case is not None
+    return {"decision": "rejected", "confirm": "yes", "cases": f"{case['id']}:{case['version']}"}
+
+
+# a valid form for each state-changing route (or what makes one from the store and the case ids, and may
+# set the store up for it), and what the route then does
+VALID_POSTS: dict[str, tuple[Any, Callable[[Any], bool]]] = {
     "/logout": ({}, lambda r: r.status_code == 303 and r.headers["location"] == "/login"),
     "/cases/{case_id}/decision": (
         SAMPLE_FORM,
         lambda r: r.status_code == 303 and "saved=1" in r.headers["location"],
+    ),
+    "/cases/{case_id}/mirror": (
+        _mirror_form,
+        lambda r: r.status_code == 303 and "saved=1" in r.headers["location"],
+    ),
+    "/shops/{shop_id}/decision": (
+        _shop_form,
+        lambda r: r.status_code == 200 and "решено ресурсов — 1, пропущено — 0" in r.text,
     ),
 }
 
@@ -503,6 +531,7 @@ def test_csrf_is_enforced_on_every_state_changing_route(
         assert e.path in VALID_POSTS, f"{e.method} {e.path}: add a valid form to VALID_POSTS"
         path = concrete(e.path, template.ids)
         form, works = VALID_POSTS[e.path]
+        form = form(app.state.store, template.ids) if callable(form) else form
         for variant in CSRF_VARIANTS:
             client = open_as("boris", on=app)
             fields, params = _csrf_attempt(variant, client, template.sessions)
@@ -629,7 +658,7 @@ STORED_PAGES = {  # the pages of each kind, as anna sees them: together they sho
 }
 
 
-@pytest.mark.parametrize("page", [*STORED_PAGES, "cases"])
+@pytest.mark.parametrize("page", [*STORED_PAGES, "cases", "shops"])
 def test_stored_payloads_render_inert(
     page: str,
     hostile_app: FastAPI,
@@ -643,6 +672,14 @@ def test_stored_payloads_render_inert(
         paths = [f"/cases/{word_stores.ids[record]}" for record in records]
         baselines = ["/cases/{}".format(word_stores.ids[re.sub(r"\d+$", "0", record)]) for record in records]
         shown = [[clean_text(p)] for p in PAYLOADS * 2]  # each case page shows its own payload
+    elif page == "shops":  # each word's shop: its two cases, its identifier, the reason that links them
+        shops = [
+            hostile_app.state.store.case(word_stores.ids[f"xss-{i}"])["shop_id"] for i in range(len(PAYLOADS))
+        ]
+        assert shops == [word_stores.ids[f"xss-{i}"] for i in range(len(PAYLOADS))]
+        paths = [f"/shops/{shop}" for shop in shops]
+        baselines = [paths[0]] * len(paths)
+        shown = [[clean_text(p)] for p in PAYLOADS]
     else:
         paths = baselines = STORED_PAGES[page](hostile)
         assert paths == STORED_PAGES[page](harmless)
@@ -770,6 +807,7 @@ QUERY_EXPECTATIONS = {
     ("/login", "next"): "next",
     ("/next", "after"): "number",
     ("/cases/{case_id}", "saved"): "default",
+    ("/shops/{shop_id}", "page"): "number",
 }
 
 
@@ -782,6 +820,8 @@ def _view(e: Endpoint, response: Any) -> tuple[int, Any]:
         return 200, (number(r"Найдено дел: (\d+)\.", html), listed_case_ids(html))
     if e.path == "/admin/audit":
         return 200, (number(r"Записей: (\d+)\.", html), [])
+    if e.path == "/shops/{shop_id}":
+        return 200, (number(r"Ресурсов в магазине: (\d+)\.", html), listed_case_ids(html))
     if e.path == "/login":
         return 200, hidden_inputs(html)["next"]
     return 200, re.findall(r"<h1>(.*?)</h1>", html)
@@ -903,6 +943,34 @@ def test_sql_injection_in_form_fields_is_stored_as_text(
         d["comment"] for d in store.case(template.ids[cases[decide.form.index("comment")]])["decisions"]
     ]
     assert stored == comments
+
+
+def test_sql_injection_in_the_shop_forms_is_refused_or_stored_as_text(
+    app: FastAPI, open_as: Callable[..., TestClient], template: Template
+) -> None:
+    """The shop's form: nonsense in its ticked pages, its decision or its box is refused (400) and changes
+    nothing; in its comment it is stored literally, once per page decided. The mirror form's shop: 400."""
+    store, engine = app.state.store, app.state.store.engine
+    client, ids = open_as("boris", on=app), template.ids
+    shop, csrf = ids["sale-1"], template.sessions["boris"][1]
+    form = {"decision": "rejected", "confirm": "yes", "csrf": csrf}
+    before = state(engine, catalogue=True)
+    for value in SQL_INJECTION:
+        for name in ("cases", "decision", "confirm"):
+            fields = {**form, "cases": [f"{ids['sale-2']}:0"], name: value}
+            response = client.post(f"/shops/{shop}/decision", data=fields)
+            assert response.status_code == 400, (name, value[:40], response.status_code)
+        mirror = {"csrf": csrf, "version": "0", "shop": value}
+        assert client.post(f"/cases/{ids['sale-2']}/mirror", data=mirror).status_code == 400, value[:40]
+    assert state(engine, catalogue=True) == before
+    for value, record in zip(SQL_INJECTION[:3], ("sale-1", "sale-2", "sale-3"), strict=True):
+        fields = {**form, "cases": [f"{ids[record]}:0"], "comment": value}
+        assert "решено ресурсов — 1" in client.post(f"/shops/{shop}/decision", data=fields).text
+        (decision,) = store.case(ids[record])["decisions"]
+        assert decision["comment"] == clean_text(value)[:4000]
+    after = state(engine, catalogue=True)
+    grown = {t: after[t] - before[t] for t in before["tables"] if after[t] != before[t]}
+    assert grown == {"decisions": 3, "audit_log": 3}
 
 
 def test_sql_injection_at_login_finds_no_one(
@@ -1042,6 +1110,10 @@ def test_malformed_parameters_ask_for_a_login_first_and_echo_nothing(
         ("GET", "/admin/audit", "page"),
         ("GET", "/next", "after"),
         ("POST", "/cases/{case_id}/decision", "version"),
+        ("POST", "/cases/{case_id}/mirror", "shop"),
+        ("GET", "/shops/{shop_id}", "shop_id"),
+        ("GET", "/shops/{shop_id}", "page"),
+        ("POST", "/shops/{shop_id}/decision", "shop_id"),
     }
     assert state(engine) == before
 
@@ -1049,24 +1121,37 @@ def test_malformed_parameters_ask_for_a_login_first_and_echo_nothing(
 def test_case_ids_and_versions_beyond_64_bits_are_unknown_not_errors(
     shared_app: FastAPI, view_as: Callable[..., TestClient], template: Template
 ) -> None:
-    """They were 500s: SQLite and PostgreSQL integers stop at 2**63 - 1. Every route of a case, then the
-    version of the decision form."""
+    """They were 500s: SQLite and PostgreSQL integers stop at 2**63 - 1. Every route of a case or a shop,
+    then the version of the decision forms, the shop of the mirror form, the pages of the shop's form."""
     client = view_as("boris")
     csrf = template.sessions["boris"][1]
     before = state(shared_app.state.store.engine)
-    case_routes = [e for e in endpoints(shared_app) if "{case_id}" in e.path]
-    assert {(e.method, e.path) for e in case_routes} >= {
+    routes = [e for e in endpoints(shared_app) if "{case_id}" in e.path or "{shop_id}" in e.path]
+    assert {(e.method, e.path) for e in routes} >= {
         ("GET", "/cases/{case_id}"),
         ("POST", "/cases/{case_id}/decision"),
+        ("POST", "/cases/{case_id}/mirror"),
+        ("GET", "/shops/{shop_id}"),
+        ("POST", "/shops/{shop_id}/decision"),
     }
-    for e in case_routes:
+    for e in routes:
         form = None if e.method in SAFE_METHODS else {**SAMPLE_FORM, "csrf": csrf}
-        for case_id in (2**63, -(2**63) - 1, 10**30):
-            response = client.request(e.method, e.path.replace("{case_id}", str(case_id)), data=form)
-            assert response.status_code == 404, (e.method, e.path, case_id, response.status_code)
+        for number_ in (2**63, -(2**63) - 1, 10**30):
+            path = re.sub(r"\{\w+\}", str(number_), e.path)
+            response = client.request(e.method, path, data=form)
+            assert response.status_code == 404, (e.method, e.path, number_, response.status_code)
+    sale = template.ids["sale-1"]
     for version in (2**63, -(2**63) - 1):
         form = {**SAMPLE_FORM, "version": str(version), "csrf": csrf}
-        assert client.post(f"/cases/{template.ids['sale-1']}/decision", data=form).status_code == 409
+        assert client.post(f"/cases/{sale}/decision", data=form).status_code == 409
+        assert client.post(f"/cases/{sale}/mirror", data={**form, "shop": str(sale)}).status_code == 409
+    for shop in (2**63, -(2**63) - 1):  # sale-1's shop is not confirmed, and no case is in these
+        form = {"version": "0", "csrf": csrf, "shop": str(shop)}
+        assert client.post(f"/cases/{sale}/mirror", data=form).status_code == 400
+    for cases in ([f"{2**63}:0"], [f"{sale}:{2**63}"], [f"{10**30}:0"]):
+        form = {"decision": "rejected", "confirm": "yes", "cases": cases, "csrf": csrf}
+        response = client.post(f"/shops/{sale}/decision", data=form)
+        assert response.status_code in (200, 400), (cases, response.status_code)
     assert state(shared_app.state.store.engine) == before
 
 

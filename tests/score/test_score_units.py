@@ -330,7 +330,7 @@ def test_similarity() -> None:
     assert similarity(a, a + 1) == 0.0
 
 
-def test_contact_keys_only_configured_kinds_lower_cased(project: ScoreSettings) -> None:
+def test_contact_keys_only_configured_kinds_in_normal_form(project: ScoreSettings) -> None:
     contacts = {
         "telegram": ["@Klad_Shop_Example", "@klad_bot_example"],
         "phone": ["+7 700 000 00 01"],
@@ -342,11 +342,11 @@ def test_contact_keys_only_configured_kinds_lower_cased(project: ScoreSettings) 
     assert contact_keys(contacts, project) == [
         "c:telegram:@klad_shop_example",
         "c:telegram:@klad_bot_example",
-        "c:wallet:texamplewalletaddress000000000001",
+        "c:wallet:TExampleWalletAddress000000000001",  # a Tron address is case-sensitive
         "c:onion:abcdefghijklmnop2345.onion",
     ]
     phones = replace(project, link_contacts=("phone",))
-    assert contact_keys(contacts, phones) == ["c:phone:+7 700 000 00 01"]
+    assert contact_keys(contacts, phones) == ["c:phone:+77000000001"]  # E.164 (text.identifiers)
     assert contact_keys({}, project) == []
 
 

@@ -159,7 +159,8 @@ def test_mirrored_pages_share_their_original_case(scored: dict) -> None:
 @pytest.mark.xfail(
     strict=True,
     reason="a short post whose only contact is a phone, re-posted inside other sites' boilerplate, is "
-    "neither near-identical nor linked: phones become identifiers with issue 18's shop bank",
+    "neither near-identical nor linked: phones are E.164 identifiers now, but they link only where "
+    "score.link_contacts lists them, and the demo's ten fake phones repeat across unrelated shops",
 )
 def test_mirrors_known_only_by_a_phone_or_their_text_share_their_original_case(scored: dict) -> None:
     unlinked = _mirrors_by_identifier(scored)[False]

@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
         _score,
         _export_cases,
         _export_labels,
+        _bank,
         _review,
         _users,
         _db,
@@ -183,6 +184,47 @@ def _export_labels(subcommands: Commands) -> None:
     labels.add_argument("--db", default=None, help=DB_HELP)
     labels.add_argument("--by", default="cli", help="who exports (recorded in the audit log)")
     labels.set_defaults(func=case_commands.export_labels)
+
+
+# the columns of queue/bank_lines.py (IMPORT_COLUMNS)
+BANK_IMPORT_HELP = """\
+classifier bank import FILE --expert NAME: seed the bank of shops with the resources a unit has
+already decided. Each line of FILE becomes a case with an audited decision by NAME, and its handles,
+wallets, phones and text join the bank, so that later scoring runs recognise the shop on a new domain
+or channel. Importing the same file again changes nothing. Every line is reported as imported or as
+an error with its line number and reason; the exit code is 1 when a line could not be imported.
+
+FILE is CSV with a header row, or JSONL (one JSON object a line), one resource a line:
+  url       the resource: https://shop.example/, t.me/shop_example, shop.example (required)
+  decision  confirmed (a violation, blocked) or rejected (checked, not a violation) (required)
+  date      when the unit decided it: 2024-03-01, 2024-03-01T10:00 or 01.03.2024 (required)
+  handles   Telegram handles or links: @shop_example t.me/shop_bot (optional)
+  wallets   bitcoin, tron or ethereum addresses (optional)
+  phones    phone numbers, any written form: +7 700 000 00 01 (optional)
+  text      the page's text, so that copies of it are recognised (optional)
+  category  of a confirmed violation: sale, recruitment or propaganda (optional)
+Several handles or wallets in one CSV cell are separated by spaces, commas or semicolons, several
+phones by commas or semicolons; in JSONL each may also be a list. Other columns are refused (a
+misspelt one would be lost).
+"""
+
+
+def _bank(subcommands: Commands) -> None:
+    bank = subcommands.add_parser(
+        "bank",
+        help="the bank of shops: import the resources a unit has already blocked",
+        description=BANK_IMPORT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    bank.add_argument("action", choices=("import",))
+    bank.add_argument("file", help="a .csv (with a header row) or .jsonl file: the columns are listed above")
+    bank.add_argument(
+        "--expert",
+        required=True,
+        help="who answers for the imported decisions (recorded on each decision and in the audit log)",
+    )
+    bank.add_argument("--db", default=None, help=DB_HELP)
+    bank.set_defaults(func=case_commands.bank)
 
 
 def _review(subcommands: Commands) -> None:

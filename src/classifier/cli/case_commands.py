@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from classifier.cli.commands import case_store, settings_from_args
+from classifier.cli.printing import print_import_summary
 
 
 def export_cases(args: argparse.Namespace) -> int:
@@ -19,7 +20,8 @@ def export_cases(args: argparse.Namespace) -> int:
         write_export(rows, Path(args.out))
         detail = {"status": args.status, "cases": len(rows), "file": str(Path(args.out).resolve())}
         store.log_audit(args.by, "export", detail=detail)
-    print(f"wrote {len(rows)} {args.status} cases to {args.out}")
+    shops = len({row["shop_id"] for row in rows})
+    print(f"wrote {len(rows)} {args.status} cases of {shops} shops to {args.out}")
     return 0
 
 
@@ -38,6 +40,27 @@ def export_labels(args: argparse.Namespace) -> int:
     if rows:
         print(f"retrain with them: classifier train --labels {args.out}")
     return 0
+
+
+def bank(args: argparse.Namespace) -> int:
+    """``classifier bank import FILE``: seed the bank of shops with decided resources."""
+    from classifier.queue.bank_import import import_bank_file
+
+    settings = settings_from_args(args)
+    with case_store(args, settings) as store:
+        summary = import_bank_file(store, Path(args.file), settings, args.expert)
+        detail = {
+            "file": str(Path(args.file).resolve()),
+            "sha256": summary.sha256,
+            "run_id": summary.run_id,
+            "lines": summary.lines,
+            "imported": len(summary.imported),
+            "already_imported": len(summary.already),
+            "errors": len(summary.errors),
+        }
+        store.log_audit(args.expert, "bank_import", detail=detail)
+    print_import_summary(summary)
+    return 1 if summary.errors else 0
 
 
 def review(args: argparse.Namespace) -> int:

@@ -4,11 +4,14 @@ terminal only, never in logs and CI)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
 from classifier.modeling.model_card import HEADLINE
+
+if TYPE_CHECKING:
+    from classifier.queue.bank_import import ImportSummary
 
 
 def progress(
@@ -70,3 +73,15 @@ def print_score_summary(summary: dict[str, Any]) -> None:
                 f"  {case['rank']:>5} {case['score']:>6.3f} {case['priority']:>8.1f}  {case['category']:<12}"
                 f" {case['cluster_size']:>5}  {case['url']}"
             )
+
+
+def print_import_summary(summary: ImportSummary) -> None:
+    """What a bank import did with every line of its file: counts, then each error with its line."""
+    decided = ", ".join(f"{n} {decision}" for decision, n in sorted(summary.decisions.items()))
+    print(f"{summary.file}: {summary.lines} lines (import run {summary.run_id})")
+    print(f"  {'imported':<22} {len(summary.imported)}" + (f" ({decided})" if decided else ""))
+    print(f"  {'already imported':<22} {len(summary.already)}")
+    print(f"  {'errors':<22} {len(summary.errors)}")
+    print(f"  {'shops':<22} {summary.shops} ({summary.known_shops} already in the bank)")
+    for line, reason in summary.errors:
+        print(f"  line {line}: {reason}")

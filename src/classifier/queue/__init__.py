@@ -12,12 +12,17 @@ hold the review app's accounts.
 - ``migrate`` and ``migrations/``: Alembic revisions that bring any store, old or new, to ``schema``;
 - ``reports`` and ``writes``: how scoring runs and their scored rows become cases and history;
 - ``reads``: the review order, one case, duplicate groups, counts, runs;
+- ``shops``: a shop as experts see it: its pages, identifiers, decisions, and why each page is in it;
 - ``audit``: the audit log;
-- ``decisions``: expert decisions and :class:`StaleCaseError`;
-- ``store``: :class:`CaseStore`, the one object callers hold, made of the four parts above;
+- ``decisions``: expert decisions (on one case, as a mirror of a shop, on a shop's undecided pages at
+  once) and :class:`StaleCaseError`;
+- ``store``: :class:`CaseStore`, the one object callers hold, made of the parts above;
 - ``views``: the review app's queries (filtered queue, uncertain cases, dashboard);
 - ``accounts``: users, password hashes, sessions, the login rate limit;
-- ``exports``: decided cases for the blocking system (:func:`export_cases`), decisions as training rows.
+- ``exports``: decided cases for the blocking system with the URLs and identifiers of their shops that
+  experts decided (:func:`export_cases`), decisions as training rows.
+- ``bank_lines`` and ``bank_import``: seeding the bank of shops with the resources a unit has already
+  decided (``classifier bank import``), each an audited decision.
 
 A module imports only modules above it in this list: ``store`` never imports ``exports``.
 

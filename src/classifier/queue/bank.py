@@ -8,7 +8,8 @@ names it after its earliest case; when a new case links two shops, the later one
 A shop's status follows its cases' expert decisions (:func:`shop_status`).
 
 Scoring asks :meth:`ShopBank.lookup` which earlier cases hold a record's keys (``score/known.py``);
-storing a run's rows then adds the new cases and their links here, in the same transaction.
+storing a run's rows then adds the new cases and their links here, in the same transaction. Experts see
+a shop, and why each of its pages is in it, through ``shops.py``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, func, select, update
+from sqlalchemy import Connection, Engine, func, select, update
 
 from classifier.common.batching import batched
 from classifier.queue.database import dialect_insert
@@ -36,6 +37,13 @@ MAX_KEY_CHARS = 200  # the column's size; identifiers are far shorter (a wallet 
 def known_status(case_status: str) -> str:
     """A case's expert decision as a bank match reports it."""
     return case_status if case_status in (CONFIRMED, REJECTED) else UNDECIDED
+
+
+def _resolve(renamed: Mapping[int, int], shop: int) -> int:
+    """The shop that ``shop`` was merged into, following chains of merges."""
+    while shop in renamed:
+        shop = renamed[shop]
+    return shop
 
 
 def shop_status(case_statuses: Iterable[str]) -> str:
@@ -99,7 +107,10 @@ class ShopBank:
 
     def remember(self, conn: Connection, rows: Sequence[Mapping[str, Any]], case_ids: Sequence[int]) -> None:
         """Add the cases of stored rows (``case_ids[i]`` is the case of ``rows[i]``) to the bank, and put
-        each in its shop: the shops its record matched, its own earlier shop, its run's duplicate group."""
+        each in its shop: the shops its record matched, its own earlier shop, its run's duplicate group.
+
+        A few statements per batch, not per row: most cases of a run are new and alone, and they become
+        shops of their own in one UPDATE."""
         self._add_keys(conn, rows, case_ids)
         groups: dict[tuple[str, str], set[int]] = {}
         linked: dict[tuple[str, str], set[int]] = {}
@@ -107,9 +118,56 @@ class ShopBank:
             group = (clean_text(row.get("run_id")), clean_text(row.get("cluster_id")) or f"case-{case_id}")
             groups.setdefault(group, set()).add(case_id)
             linked.setdefault(group, set()).update(int(s) for s in row.get("linked_shops") or ())
-        for (run_id, cluster_id), members in groups.items():
-            shops = linked[(run_id, cluster_id)] | self._shops_of(conn, members, run_id, cluster_id)
-            self._join(conn, members, shops)
+        own = self._own_shops(conn, case_ids)
+        stored = self._group_shops(conn, list(groups))
+        moves: dict[int, set[int]] = {}  # shop -> cases to put in it
+        renamed: dict[int, int] = {}  # shops merged into an earlier one during this batch
+        for group, members in groups.items():
+            shops = linked[group] | stored.get(group, set()) | {own[m] for m in members if m in own}
+            shops = {_resolve(renamed, s) for s in shops}
+            shop = min(shops) if shops else min(members)
+            for other in shops - {shop}:
+                renamed[other] = shop
+                moves.setdefault(shop, set()).add(-other)  # a whole shop: marked by a negative id
+            moves.setdefault(shop, set()).update(m for m in members if own.get(m) != shop)
+        self._move(conn, moves, renamed)
+
+    def _own_shops(self, conn: Connection, case_ids: Sequence[int]) -> dict[int, int]:
+        c = cases_table.c
+        found: dict[int, int] = {}
+        for chunk in batched(sorted(set(case_ids)), IN_LIST_LIMIT):
+            query = select(c.id, c.shop_id).where(c.id.in_(chunk), c.shop_id.is_not(None))
+            found.update({case_id: shop_id for case_id, shop_id in conn.execute(query)})
+        return found
+
+    def _group_shops(
+        self, conn: Connection, groups: list[tuple[str, str]]
+    ) -> dict[tuple[str, str], set[int]]:
+        """Shops of the cases that an earlier batch of the same run stored in the same duplicate group."""
+        c = cases_table.c
+        found: dict[tuple[str, str], set[int]] = {}
+        by_run: dict[str, list[str]] = {}
+        for run_id, cluster_id in groups:
+            by_run.setdefault(run_id, []).append(cluster_id)
+        for run_id, clusters in by_run.items():
+            for chunk in batched(sorted(clusters), IN_LIST_LIMIT):
+                query = select(c.cluster_id, c.shop_id).where(
+                    c.cluster_id.in_(chunk), c.last_run_id == run_id, c.shop_id.is_not(None)
+                )
+                for cluster_id, shop_id in conn.execute(query):
+                    found.setdefault((run_id, cluster_id), set()).add(shop_id)
+        return found
+
+    def _move(self, conn: Connection, moves: Mapping[int, set[int]], renamed: Mapping[int, int]) -> None:
+        """Put cases in their shops: whole merged shops first, then single cases."""
+        c = cases_table.c
+        for shop, items in moves.items():
+            target = _resolve(renamed, shop)
+            merged = sorted(-i for i in items if i < 0)
+            for chunk in batched(merged, IN_LIST_LIMIT):
+                conn.execute(update(cases_table).where(c.shop_id.in_(chunk)).values(shop_id=target))
+            for chunk in batched(sorted(i for i in items if i > 0), IN_LIST_LIMIT):
+                conn.execute(update(cases_table).where(c.id.in_(chunk)).values(shop_id=target))
 
     def _add_keys(self, conn: Connection, rows: Sequence[Mapping[str, Any]], case_ids: Sequence[int]) -> None:
         keys = {
@@ -135,55 +193,3 @@ class ShopBank:
                 set_={"signature": upsert.excluded.signature, "shingles": upsert.excluded.shingles},
             )
             conn.execute(upsert, list(signatures.values()))
-
-    def _shops_of(self, conn: Connection, members: set[int], run_id: str, cluster_id: str) -> set[int]:
-        """The shops the cases already belong to, and those of their duplicate group's cases that an
-        earlier batch of the same run stored."""
-        c = cases_table.c
-        same_group = and_(c.last_run_id == run_id, c.cluster_id == cluster_id)
-        shops: set[int] = set()
-        for chunk in batched(sorted(members), IN_LIST_LIMIT):
-            where = c.id.in_(chunk) | same_group
-            shops.update(s for (s,) in conn.execute(select(c.shop_id).where(where)) if s is not None)
-        return shops
-
-    def _join(self, conn: Connection, members: set[int], shops: set[int]) -> None:
-        """Put ``members`` in the earliest of ``shops`` (or a new shop named after the earliest member)
-        and move the other shops' cases there."""
-        shop = min(shops) if shops else min(members)
-        c = cases_table.c
-        others = sorted(shops - {shop})
-        for chunk in batched(others, IN_LIST_LIMIT):
-            conn.execute(update(cases_table).where(c.shop_id.in_(chunk)).values(shop_id=shop))
-        for chunk in batched(sorted(members), IN_LIST_LIMIT):
-            conn.execute(update(cases_table).where(c.id.in_(chunk)).values(shop_id=shop))
-
-    # -- reading --
-
-    def shop(self, shop_id: int) -> dict[str, Any] | None:
-        """A shop: its cases (most urgent first, without text), identifiers, first and last seen, status."""
-        c, k = cases_table.c, bank_keys_table.c
-        columns = (c.id, c.url, c.domain, c.title, c.status, c.score, c.priority, c.first_seen, c.last_seen)
-        with self.engine.connect() as conn:
-            cases = [
-                dict(row._mapping)
-                for row in conn.execute(
-                    select(*columns).where(c.shop_id == shop_id).order_by(c.priority.desc(), c.id)
-                )
-            ]
-            if not cases:
-                return None
-            ids = [case["id"] for case in cases]
-            identifiers: dict[str, list[int]] = {}
-            for chunk in batched(ids, IN_LIST_LIMIT):
-                query = select(k.match_key, k.case_id).where(k.case_id.in_(chunk), k.match_key.like("c:%"))
-                for key, case_id in conn.execute(query.order_by(k.match_key, k.case_id)):
-                    identifiers.setdefault(key, []).append(case_id)
-        return {
-            "shop_id": shop_id,
-            "status": shop_status(case["status"] for case in cases),
-            "cases": cases,
-            "identifiers": identifiers,
-            "first_seen": min(case["first_seen"] for case in cases),
-            "last_seen": max(case["last_seen"] for case in cases),
-        }

@@ -11,16 +11,19 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
+from classifier.common.batching import batched
 from classifier.common.outputs import TableWriter
 from classifier.queue.reads import ranked
-from classifier.queue.schema import CATEGORIES, cases_table, decisions_table
+from classifier.queue.schema import CATEGORIES, bank_keys_table, cases_table, decisions_table
 from classifier.queue.store import CaseStore
-from classifier.queue.values import public, utc
+from classifier.queue.values import IN_LIST_LIMIT, public, utc
 
 EXPORT_FIELDS = (
     "case_id",
+    "shop_id",
     "url",
     "urls",
+    "identifiers",
     "domain",
     "score",
     "category",
@@ -35,27 +38,34 @@ EXPORT_FORMATS = (".csv", ".json")
 
 
 def export_cases(store: CaseStore, status: str = "confirmed") -> list[dict[str, Any]]:
-    """Cases with ``status`` for the blocking system, with their latest decision and mirror URLs.
+    """Cases with ``status`` for the blocking system, with their latest decision and their shop.
 
-    ``urls`` is the case's URL, then the URLs of the other cases in its cluster (the same ad on
-    other sites) except those an expert rejected, so that blocking one mirror blocks them all.
+    ``shop_id`` is the case's shop (``bank.py``: its pages across runs that share an identifier or a
+    text). ``urls`` is the case's URL, then those of the other cases of its shop that experts decided
+    themselves with ``status`` (one by one, or confirmed as a mirror of the shop), so that blocking one
+    page blocks its decided mirrors; ``identifiers`` are the Telegram handles, wallets and the like of
+    those same cases, by kind. A page the machine alone linked to the shop (an undecided mirror, a
+    pharmacy that quoted the shop's handle) is never listed, nor are its identifiers: whoever writes a
+    crawled page must not be able to put a third party on the blocking list.
     """
     c, d = cases_table.c, decisions_table.c
     latest = select(d.case_id, func.max(d.id).label("decision_id")).group_by(d.case_id).subquery()
     stmt = ranked(
         select(
             c.id.label("case_id"),
+            # stores older than the bank have no shops: each case is its own
+            func.coalesce(c.shop_id, c.id).label("shop_id"),
             c.url,
             c.domain,
             c.score,
-            c.category,
+            # the category the expert named (else the model's, kept on the decision), else the model's
+            func.coalesce(d.category, c.category).label("category"),
             c.priority,
             d.decision,
             d.expert,
             d.decided_at,
             c.contacts,
             c.model_version,
-            c.cluster_id,
         )
         .select_from(cases_table)
         .outerjoin(latest, latest.c.case_id == c.id)
@@ -64,31 +74,38 @@ def export_cases(store: CaseStore, status: str = "confirmed") -> list[dict[str, 
     )
     with store.engine.connect() as conn:
         rows = [public(r) for r in conn.execute(stmt).mappings()]
-        mirrors = _cluster_urls(conn, status)
+        decided: dict[int, list[dict[str, Any]]] = {}  # shop -> its cases experts decided with status
+        for row in rows:
+            if row["decision"] is not None:
+                decided.setdefault(row["shop_id"], []).append(row)
+        identifiers = _identifiers(conn, [row["case_id"] for row in rows])
     out = []
     for row in rows:
-        own = [row["url"]] if row["url"] else []
-        others = [u for case_id, u in mirrors.get(row.pop("cluster_id"), []) if case_id != row["case_id"]]
-        urls = list(dict.fromkeys([*own, *others]))
-        out.append({name: urls if name == "urls" else row[name] for name in EXPORT_FIELDS})
+        members = [row, *(m for m in decided.get(row["shop_id"], []) if m["case_id"] != row["case_id"])]
+        row["urls"] = list(dict.fromkeys(m["url"] for m in members if m["url"]))
+        row["identifiers"] = _by_kind(key for m in members for key in identifiers.get(m["case_id"], ()))
+        out.append({name: row[name] for name in EXPORT_FIELDS})
     return out
 
 
-def _cluster_urls(conn: Connection, status: str) -> dict[str, list[tuple[int, str]]]:
-    """URLs of the clusters that contain a case with ``status``, in one self-join."""
-    member, exported = cases_table.alias("member"), cases_table.alias("exported")
-    stmt = (
-        select(member.c.cluster_id, member.c.id, member.c.url)
-        .distinct()
-        .join(exported, exported.c.cluster_id == member.c.cluster_id)
-        .where(exported.c.status == status, member.c.cluster_id != "", member.c.url != "")
-        .where(member.c.status != "rejected")
-        .order_by(member.c.cluster_id, member.c.id)
-    )
-    urls: dict[str, list[tuple[int, str]]] = {}
-    for cluster_id, case_id, url in conn.execute(stmt):
-        urls.setdefault(cluster_id, []).append((case_id, url))
-    return urls
+def _identifiers(conn: Connection, case_ids: list[int]) -> dict[int, list[str]]:
+    """The identifier keys (``c:<kind>:<value>``) the bank holds for each of the cases."""
+    k = bank_keys_table.c
+    found: dict[int, list[str]] = {}
+    for chunk in batched(sorted(set(case_ids)), IN_LIST_LIMIT):
+        query = select(k.case_id, k.match_key).where(k.case_id.in_(chunk), k.match_key.like("c:%"))
+        for case_id, key in conn.execute(query):
+            found.setdefault(case_id, []).append(key)
+    return found
+
+
+def _by_kind(keys: Iterable[str]) -> dict[str, list[str]]:
+    """``c:telegram:@x_example`` keys as ``{"telegram": ["@x_example"]}``, kinds and values sorted."""
+    kinds: dict[str, set[str]] = {}
+    for key in keys:
+        _, kind, value = key.split(":", 2)
+        kinds.setdefault(kind, set()).add(value)
+    return {kind: sorted(values) for kind, values in sorted(kinds.items())}
 
 
 # --- export files ----------------------------------------------------------------------------------

@@ -92,7 +92,8 @@ cases_table = Table(
     Column("version", Integer, nullable=False, default=0, server_default=text("0")),
     # The shop (bank.py): named after its earliest case; NULL only in stores older than the bank.
     Column("shop_id", _ID),
-    Index("ix_cases_shop", "shop_id"),
+    # A shop's cases, and its status from their statuses (bank.shop_status) from the index alone.
+    Index("ix_cases_shop", "shop_id", "status"),
     # The review queue: "new cases, most urgent first", and the cluster page.
     Index("ix_cases_status_priority", "status", "priority"),
     Index("ix_cases_priority", "priority"),
@@ -157,7 +158,11 @@ decisions_table = Table(
     Column("model_version", String(255), nullable=False, default=""),
     # The category the expert named (a confirmed violation), or the model's when they named none.
     Column("category", String(32)),
+    # The shop the expert decided the case as a part of: confirmed as a mirror of a confirmed shop, or
+    # decided with the shop's other undecided pages on its page. NULL: a decision on the case alone.
+    Column("shop_id", _ID),
     Index("ix_decisions_case", "case_id"),
+    Index("ix_decisions_shop", "shop_id"),
     Index("ix_decisions_time", "decided_at"),
 )
 

@@ -7,7 +7,8 @@
 - ``reads.CaseReader``: the review order, one case with its history, duplicate groups, counts, runs;
 - ``decisions.DecisionRecorder``: expert decisions, refused when made on an outdated page;
 - ``audit.AuditTrail``: the audit log;
-- ``bank.ShopBank``: the bank of shops, looked up by scoring runs (``lookup``) and shown by ``shop``.
+- ``bank.ShopBank``: the bank of shops, looked up by scoring runs (``lookup``);
+- ``shops.ShopReader``: shops as experts see them (``shop``: its pages and why each is in it).
 
 Callers use the store's methods, which keep the names they have always had; the parts are there for
 whoever needs one concern only.
@@ -20,11 +21,13 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any
 
+from classifier.common.config import ScoreSettings
 from classifier.queue.audit import AuditTrail
 from classifier.queue.database import masked_url, open_engine
 from classifier.queue.decisions import DecisionRecorder, StaleCaseError
 from classifier.queue.migrate import upgrade_schema
 from classifier.queue.reads import CaseReader
+from classifier.queue.shops import SHOP_PAGE, ShopReader
 from classifier.queue.writes import ScoreWriter
 from classifier.score.known import BankHit
 
@@ -37,9 +40,17 @@ class CaseStore:
 
     ``url``: ``sqlite:///path`` or ``postgresql+psycopg://...``; None is the project's ``data/queue.db``.
     Opening a store upgrades its database to the current schema (an empty one gets every table).
+    ``score_settings``: the rule that makes two texts copies, which the shop page applies to say why a
+    page is in its shop (the defaults, as ``params.yaml`` ships them, when None).
     """
 
-    def __init__(self, url: str | None = None, *, confirmations_required: int = 1):
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        confirmations_required: int = 1,
+        score_settings: ScoreSettings | None = None,
+    ):
         if confirmations_required < 1:
             raise ValueError(f"confirmations_required must be at least 1, not {confirmations_required}")
         self.engine = open_engine(url)
@@ -53,6 +64,7 @@ class CaseStore:
         self.audit = AuditTrail(self.engine)
         self.decisions = DecisionRecorder(self.engine, self.audit, confirmations_required)
         self.bank = self.writer.bank
+        self.shops = ShopReader(self.engine, score_settings)
 
     # -- lifecycle --
 
@@ -123,9 +135,14 @@ class CaseStore:
         """Earlier cases holding each key (``score.known.Bank``): how a run recognises known shops."""
         return self.bank.lookup(keys, max_cases_per_key)
 
-    def shop(self, shop_id: int) -> dict[str, Any] | None:
-        """A shop's cases, identifiers, first and last seen, and status; None if unknown."""
-        return self.bank.shop(shop_id)
+    def shop(self, shop_id: int, limit: int = SHOP_PAGE, offset: int = 0) -> dict[str, Any] | None:
+        """A shop: status, size, first and last seen, identifiers, latest decisions, and one page of its
+        cases (undecided first), each with why it is in the shop; None if unknown (``shops.ShopReader``)."""
+        return self.shops.shop(shop_id, limit, offset)
+
+    def shop_summaries(self, shop_ids: Iterable[int | None]) -> dict[int, dict[str, Any]]:
+        """Size and status of each shop, by id, for lists that name a case's shop."""
+        return self.shops.summaries(shop_ids)
 
     # -- reading: see CaseReader --
 
@@ -161,8 +178,11 @@ class CaseStore:
         category: str | None = None,
         expected_version: int | None = None,
         shown: Mapping[str, Any] | None = None,
+        shop_id: int | None = None,
     ) -> dict[str, Any]:
-        """An expert's decision on a case; :class:`StaleCaseError` when another decision came first."""
+        """An expert's decision on a case; :class:`StaleCaseError` when another decision came first.
+        With ``shop_id``, made as a page of that shop ("confirmed as a mirror of shop N"): ValueError
+        unless the case is in the shop and, for a confirmation, the shop is confirmed."""
         return self.decisions.record(
             case_id,
             decision,
@@ -171,6 +191,24 @@ class CaseStore:
             category=category,
             expected_version=expected_version,
             shown=shown,
+            shop_id=shop_id,
+        )
+
+    def decide_shop(
+        self,
+        shop_id: int,
+        decision: str,
+        expert: str,
+        comment: str = "",
+        *,
+        category: str | None = None,
+        versions: Mapping[int, int] | None = None,
+    ) -> dict[str, Any]:
+        """Decide the shop's undecided pages (new or pending) at once, each its own audited decision
+        naming the shop; ``versions`` (case id: version shown) limits it to the pages the expert saw, and
+        one decided since is skipped. Returns ``decided`` and ``skipped`` (with the reason)."""
+        return self.decisions.decide_shop(
+            shop_id, decision, expert, comment, category=category, versions=versions
         )
 
     # -- the audit log: see AuditTrail --

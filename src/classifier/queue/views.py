@@ -27,6 +27,7 @@ LIST_COLUMNS = (
     "language",
     "cluster_id",
     "cluster_size",
+    "shop_id",
     "report_count",
     "first_seen",
     "last_seen",

@@ -20,7 +20,8 @@ from classifier.queue.reports import Report, case_update, newest, newest_ok
 from classifier.queue.schema import NEW, cases_table, runs_table, scores_table
 from classifier.queue.values import IN_LIST_LIMIT, clean_text, now, to_float, utc
 
-_BATCH_LOCK = 727_364_202  # a PostgreSQL advisory lock key: one add_scored batch writes at a time
+# A PostgreSQL advisory lock key: one add_scored batch writes at a time (a decision on a shop takes it too)
+BATCH_LOCK = 727_364_202
 
 
 class ScoreWriter:
@@ -119,7 +120,7 @@ class ScoreWriter:
         if self.dialect == "sqlite":
             conn.exec_driver_sql("BEGIN IMMEDIATE")  # the file's write lock now, not at the first write
         else:
-            conn.execute(select(func.pg_advisory_xact_lock(_BATCH_LOCK)))
+            conn.execute(select(func.pg_advisory_xact_lock(BATCH_LOCK)))
 
     def _ensure_runs(self, conn: Connection, reports: Sequence[Report]) -> None:
         """Rows of a run nobody registered still need their ``runs`` row (the foreign key)."""

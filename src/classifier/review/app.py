@@ -22,7 +22,7 @@ from classifier.queue import CaseStore
 from classifier.queue.accounts import Accounts
 from classifier.review.errors import EXCEPTION_HANDLERS
 from classifier.review.logins import LoginGate
-from classifier.review.routes import admin, auth, cases, dashboard, queue
+from classifier.review.routes import admin, auth, cases, dashboard, queue, shops
 from classifier.review.security import security_headers
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -54,7 +54,7 @@ def create_app(db_url: str | None = None, settings: ReviewSettings | None = None
 
     app.middleware("http")(security_headers)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for part in (auth, queue, cases, dashboard, admin):
+    for part in (auth, queue, cases, shops, dashboard, admin):
         app.include_router(part.router)
     app.add_api_route("/healthz", health)
     return app

@@ -1,4 +1,4 @@
-"""The interface's words, in Russian: statuses, decisions, categories, languages, audit actions."""
+"""The interface's words, in Russian: statuses, decisions, categories, languages, audit actions, shops."""
 
 from __future__ import annotations
 
@@ -55,6 +55,24 @@ ACTION = {
     "export_labels": "выгрузка решений для обучения",
 }
 ROLE = {"expert": "эксперт", "admin": "администратор"}
+SHOP_STATUS = {  # bank.shop_status: confirmed if experts confirmed any of its pages
+    "confirmed": "подтверждён экспертами",
+    "rejected": "отклонён экспертами",
+    "undecided": "не решён",
+}
+# Why a decision on a shop left a page alone (queue.decisions)
+SKIPPED = {
+    "unknown": "такого дела нет",
+    "other_shop": "ресурс больше не относится к этому магазину",
+    "changed": "пока страница магазина была открыта, по этому ресурсу вынесено решение",
+    "decided": "по ресурсу уже есть решение эксперта: оно не меняется",
+    "already_confirmed": "вы уже подтвердили его: нужно подтверждение другого эксперта",
+}
+# How a decision named its shop (the audit entry's "how")
+SHOP_DECISION = {
+    "mirror": "как зеркало магазина",
+    "shop": "по магазину сразу",
+}
 
 
 def label(table: dict[str, str], value: object) -> str:

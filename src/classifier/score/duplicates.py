@@ -5,38 +5,47 @@ shingles, candidates found by LSH banding and confirmed by the estimated Jaccard
 containment) or when they share a contact that identifies its owner (Telegram handle or bot, wallet,
 .onion): a news page quoting a shop's bot then sits next to the shop, which is context an expert wants. Keys are plain strings so that the candidate search can run in SQL on a
 checkpoint database of any size: only one group of candidates is in memory at a time.
+
+The LSH banding is ours (``band_keys``), not datasketch's ``MinHashLSH``: that index lives in memory,
+Redis or Cassandra, while our candidates are searched in SQL on the run's checkpoint (SQLite) and in
+the case store's bank (SQLite or PostgreSQL), so the bands are plain string keys in those databases.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-import zlib
 from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
+from datasketch import MinHash
+from datasketch.hashfunc import sha1_hash32
 
 from classifier.common.config import ScoreSettings
+from classifier.text.identifiers import identifier_keys
 
-# Universal hashing modulo the Mersenne prime 2**31 - 1: a, b, x < p keep a * x + b inside uint64,
-# so no product wraps and every permutation is a real one.
-_PRIME = np.uint64((1 << 31) - 1)
 _WORD = re.compile(r"\w+")
 MAX_REPRESENTATIVES = 64  # distinct texts a bucket keeps to compare newcomers with; identical ones are free
 # A repost inside other boilerplate (a forum's user card, a channel's header) has low Jaccard similarity
 # with its source but is almost wholly contained in it; containment is trusted only for texts this long,
 # or a two-line post would be "contained" in every page that quotes it.
 MIN_CONTAINED_SHINGLES = 8
+# Signatures are stored (checkpoints, the case store's bank) and compared with ones made by other
+# processes, runs and versions, so every choice that makes them is pinned here rather than left to the
+# library's defaults (datasketch 2.0 changed its default scheme): a change to any of them makes old
+# signatures incomparable, which MinHasher.scheme names so that a store can tell.
+_SCHEME = "affine32"  # datasketch >= 2.0: a * fmix32(h) + b mod 2**32, a bijection, uint32 values
+_SHINGLE_HASH = sha1_hash32  # the first 4 bytes of SHA-1 of the UTF-8 shingle, little-endian
 
 
 class MinHasher:
-    """MinHash signatures of word shingles with fixed, seeded permutations (stable across processes)."""
+    """MinHash signatures of word shingles (datasketch), with fixed, seeded permutations: the same text
+    gives the same signature in every process and run."""
 
     def __init__(self, permutations: int = 128, shingle_words: int = 4, seed: int = 1):
-        rng = np.random.default_rng(seed)
-        self.a = rng.integers(1, int(_PRIME), size=permutations, dtype=np.uint64)
-        self.b = rng.integers(0, int(_PRIME), size=permutations, dtype=np.uint64)
+        self._empty = MinHash(num_perm=permutations, seed=seed, hashfunc=_SHINGLE_HASH, scheme=_SCHEME)
         self.shingle_words = shingle_words
+        self.scheme = f"datasketch-{_SCHEME}-sha1_32:seed={seed}:perm={permutations}:words={shingle_words}"
 
     def shingles(self, normalised: str) -> set[str]:
         # contacts are placeholder tokens in normalised text, so copies that only change the handle
@@ -57,9 +66,9 @@ class MinHasher:
         shingles = self.shingles(normalised)
         if not shingles:
             return None
-        hashes = np.fromiter((zlib.crc32(s.encode()) for s in shingles), dtype=np.uint64, count=len(shingles))
-        permuted = (np.outer(hashes % _PRIME, self.a) + self.b) % _PRIME
-        return permuted.min(axis=0).astype(np.uint32), len(shingles)
+        minhash = self._empty.copy()
+        minhash.update_batch([s.encode() for s in shingles])
+        return minhash.hashvalues.astype(np.uint32), len(shingles)
 
 
 def band_keys(signature: np.ndarray, bands: int) -> list[str]:
@@ -69,8 +78,9 @@ def band_keys(signature: np.ndarray, bands: int) -> list[str]:
             f"score.lsh_bands must divide score.minhash_permutations ({len(signature)}), not {bands}"
         )
     rows = len(signature) // bands
+    values = np.asarray(signature, dtype="<u4")  # little-endian on every machine: keys are stored
     return [
-        f"b{i}:" + hashlib.blake2b(signature[i * rows : (i + 1) * rows].tobytes(), digest_size=8).hexdigest()
+        f"b{i}:" + hashlib.blake2b(values[i * rows : (i + 1) * rows].tobytes(), digest_size=8).hexdigest()
         for i in range(bands)
     ]
 
@@ -87,10 +97,9 @@ def containment(jaccard: np.ndarray, size: int, sizes: np.ndarray) -> np.ndarray
 
 
 def contact_keys(contacts: dict[str, list[str]], settings: ScoreSettings) -> list[str]:
-    """Keys for the contacts that identify a seller (configurable: phones are shared fakes in the demo)."""
-    return [
-        f"c:{kind}:{value.lower()}" for kind in settings.link_contacts for value in contacts.get(kind, [])
-    ]
+    """Keys of the contacts that identify a seller (``text.identifiers``), of the kinds
+    ``score.link_contacts`` lists (configurable: phones are shared fakes in the demo)."""
+    return identifier_keys(contacts, settings.link_contacts)
 
 
 class UnionFind:

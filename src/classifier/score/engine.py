@@ -58,6 +58,7 @@ class ScoreSummary:
     language: dict[str, int] = field(default_factory=dict)
     positives: int = 0
     known: dict[str, int] = field(default_factory=dict)  # records matching earlier cases, by decision
+    bank_lookup_seconds: float = 0.0
     clusters: int = 0
     records_in_clusters: int = 0
     largest_cluster: int = 0
@@ -168,8 +169,7 @@ def score_inputs(
     else:
         stats = _score_locally(inputs, settings, checkpoint, model, run_id, started_at, use_cache, progress)
     log.info("scored %d records in %.1fs", checkpoint.committed(), time.perf_counter() - started)
-    matched = match_known(checkpoint, store, settings.score)
-    log.info("%d records match cases of earlier runs (%.1fs)", matched, time.perf_counter() - started)
+    matching = _match_known_shops(checkpoint, store, settings.score)
     rank(checkpoint, settings.score, datetime.fromisoformat(started_at))
     log.info("grouped and ranked at %.1fs", time.perf_counter() - started)
     tally = _Tally()
@@ -198,6 +198,7 @@ def score_inputs(
         crash_point("score.queue_replaced")  # every output written, the run not yet finished
         new_cases = sum(store.counts().values()) - cases_before
         summary = _summary(out, store, run_id, model, done, tally, stats, new_cases)
+        summary.bank_lookup_seconds = round(matching, 2)
         log.info("queue file and case store written at %.1fs", time.perf_counter() - started)
         summary.drift = _drift(checkpoint, model, settings.score, summary, run_id)
         log.info("drift logged at %.1fs", time.perf_counter() - started)
@@ -208,6 +209,15 @@ def score_inputs(
     crash_point("score.run_finished")  # a restart now redoes a finished run: it must change nothing
     checkpoint.delete()
     return summary
+
+
+def _match_known_shops(checkpoint: Checkpoint, store: CaseSink, settings: ScoreSettings) -> float:
+    """Look the run's records up in the store's bank of earlier cases; return the seconds it took."""
+    started = time.perf_counter()
+    matched = match_known(checkpoint, store, settings)
+    seconds = time.perf_counter() - started
+    log.info("%d records match cases of earlier runs (looked up in %.1fs)", matched, seconds)
+    return seconds
 
 
 def _cases_before(checkpoint: Checkpoint, store: CaseSink) -> int:

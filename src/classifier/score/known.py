@@ -128,11 +128,11 @@ def _confirmed(
                 continue
             compared.add((seq, hit.case_id))
             jaccard = float(np.mean(ours[seq] == theirs))
-            if _copies(jaccard, sizes[seq], hit.shingles, settings):
+            if are_copies(jaccard, sizes[seq], hit.shingles, settings):
                 yield seq, _match(hit, f"text {jaccard:.2f}")
 
 
-def _copies(jaccard: float, size: int, other: int, settings: ScoreSettings) -> bool:
+def are_copies(jaccard: float, size: int, other: int, settings: ScoreSettings) -> bool:
     """The rule of duplicate grouping (``duplicates._link_bucket``): similar, or one contained in the other."""
     if jaccard >= settings.similarity_threshold:
         return True

@@ -6,8 +6,11 @@ spans with placeholder tokens.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
+
+import phonenumbers
 
 # Order matters where spans overlap: onion before URL, Telegram links before URLs, e-mail before handle.
 PATTERNS: dict[str, re.Pattern[str]] = {
@@ -38,11 +41,36 @@ PATTERNS: dict[str, re.Pattern[str]] = {
 CONTACT_FIELDS = ("telegram", "whatsapp", "phone", "email", "onion", "wallet", "card")
 
 
+# Kazakhstan and Russia share +7: numbers written the local way ("8 7xx ...") read as Kazakh ones
+PHONE_REGION = "KZ"
+
+
+@functools.lru_cache(maxsize=4096)  # a page repeats its number; phonenumbers takes ~20 µs a parse
 def normalise_phone(raw: str) -> str:
+    """A phone number in E.164 ("+77000000001"), as ``phonenumbers`` reads it from Kazakhstan."""
+    try:
+        number = phonenumbers.parse(raw, PHONE_REGION)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is not None and phonenumbers.is_valid_number(number):
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    # Fallback: phonenumbers raises on strings without enough digits or with an unknown country code,
+    # and reads numbers outside every allocated range its own way (to it "8 (108) 525-42-69" dials
+    # abroad through the old prefix 8~10, Hong Kong's 852). Such a number on a page is still a contact
+    # experts pass on, so it keeps its digits as written, the trunk prefix 8 of an 11-digit number read
+    # as +7: for +7 numbers this is what E.164 gives, and the same string always gives the same value.
     digits = re.sub(r"\D", "", raw)
     if len(digits) == 11 and digits[0] in "78":
         digits = "7" + digits[1:]
     return "+" + digits
+
+
+def whatsapp_phone(link: str) -> str:
+    """The phone of a WhatsApp link (wa.me/77000000001, api.whatsapp.com/send?phone=...) in E.164."""
+    digits = re.sub(r"\D", "", link.split("=")[-1].split("/")[-1])
+    # wa.me takes the number international without "+"; "8" and ten digits is the local form some
+    # pages write there anyway
+    return normalise_phone(digits if len(digits) == 11 and digits[0] == "8" else "+" + digits)
 
 
 def _telegram_name(raw: str) -> str:
@@ -59,7 +87,7 @@ def find_contacts(texts: Iterable[str], links: Iterable[str] = ()) -> dict[str, 
     for match in PATTERNS["handle"].finditer(blob):
         found["telegram"][match.group().lower()] = None
     for match in PATTERNS["whatsapp"].finditer(blob):
-        found["whatsapp"][normalise_phone(match.group().split("=")[-1].split("/")[-1])] = None
+        found["whatsapp"][whatsapp_phone(match.group())] = None
     for match in PATTERNS["phone"].finditer(blob):
         found["phone"][normalise_phone(match.group())] = None
     for name in ("email", "onion", "wallet", "card"):

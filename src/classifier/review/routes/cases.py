@@ -1,5 +1,6 @@
-"""A case: its page (the extracted text with the evidence marked, contacts, copies, history) and the
-decision form, which carries the case's version so that a decision made on an outdated page is refused."""
+"""A case: its page (the extracted text with the evidence marked, contacts, copies, its shop, history) and
+the decision forms, which carry the case's version so that a decision made on an outdated page is
+refused: the expert's own, and, for a page of a shop experts confirmed, "confirm as a mirror of shop N"."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from classifier.queue import CaseStore, StaleCaseError
 from classifier.review.dependencies import FormSender, Settings, Store, current_user
 from classifier.review.highlight import highlight
 from classifier.review.pages import render
+from classifier.review.routes.shops import notable
 
 MAX_ID = 2**63 - 1  # SQLite's INTEGER and PostgreSQL's BIGINT: a larger number is no case, not a server error
 SOMEONE_ELSE_DECIDED = (
@@ -63,6 +65,39 @@ def decide(
     return RedirectResponse(f"/cases/{case_id}?saved=1", status_code=303)
 
 
+@router.post("/{case_id}/mirror")
+def confirm_mirror(
+    request: Request,
+    user: FormSender,
+    store: Store,
+    settings: Settings,
+    case_id: int,
+    shop: Annotated[int, Form()] = -1,
+    version: Annotated[int, Form()] = -1,
+    shown_score: Annotated[str, Form()] = "",
+    shown_model_version: Annotated[str, Form()] = "",
+) -> Response:
+    """Confirms the case as a mirror of the confirmed ``shop`` the page showed it in, in one action: the
+    shop's category, a decision that names the shop; refused like the decision form on an outdated page,
+    and when the case is no longer in that shop or the shop is no longer confirmed."""
+    if not 0 < case_id <= MAX_ID:
+        return case_response(request, store, settings, case_id)  # no such case
+    try:
+        store.record_decision(
+            case_id,
+            "confirmed",
+            user["username"],
+            expected_version=version,
+            shown={"score": shown_score[:32], "model_version": shown_model_version[:64]},
+            shop_id=shop,
+        )
+    except StaleCaseError:
+        return case_response(request, store, settings, case_id, 409, SOMEONE_ELSE_DECIDED)
+    except ValueError as exc:
+        return case_response(request, store, settings, case_id, 400, decision_error(str(exc)))
+    return RedirectResponse(f"/cases/{case_id}?saved=1", status_code=303)
+
+
 def case_response(
     request: Request,
     store: CaseStore,
@@ -76,6 +111,7 @@ def case_response(
     if case is None:
         return render(request, "error.html", 404, message="Такого дела нет.")
     cluster = [c for c in store.cluster(case["cluster_id"]) if c["id"] != case_id]
+    shop = notable(store.shop_summaries([case["shop_id"]])).get(case["shop_id"])
     text = case.get("text") or case.get("excerpt") or ""
     return render(
         request,
@@ -83,6 +119,7 @@ def case_response(
         status_code,
         case=case,
         cluster=cluster,
+        shop=shop,
         segments=highlight(text, case.get("evidence") or [], settings.evidence_sentences),
         text_is_excerpt=not case.get("text"),
         confirmations_required=settings.confirmations_required,
@@ -100,4 +137,8 @@ def decision_error(message: str) -> str:
         return "Выберите категорию из списка."
     if "unknown case" in message:
         return "Такого дела нет."
+    if "is not a page of shop" in message:
+        return "Эта страница больше не относится к этому магазину: обновите страницу и проверьте её магазин."
+    if "is not confirmed" in message:
+        return "Магазин больше не подтверждён: решите по этой странице отдельно."
     return "Решение не сохранено: " + message

@@ -11,6 +11,7 @@ from classifier.queue import STATUSES
 from classifier.queue.views import OPEN, QueueFilter, facets, find_cases, uncertain_cases
 from classifier.review.dependencies import Settings, Store, current_user
 from classifier.review.pages import render
+from classifier.review.routes.shops import notable
 
 MAX_PAGE = 10**6  # no queue has that many pages; a larger number would overflow the database's OFFSET
 
@@ -51,13 +52,16 @@ def queue_page(
         query=query,
         facets=facets(store),
         counts=store.counts(),
+        shops=notable(store.shop_summaries(row["shop_id"] for row in result.rows)),
         page_url=lambda n: "/queue?" + urlencode({**{k: v for k, v in query.items() if v}, "page": n}),
     )
 
 
 @router.get("/uncertain")
 def uncertain_page(request: Request, store: Store, settings: Settings) -> Response:
-    return render(request, "uncertain.html", rows=uncertain_cases(store, settings.uncertain_limit))
+    rows = uncertain_cases(store, settings.uncertain_limit)
+    shops = notable(store.shop_summaries(row["shop_id"] for row in rows))
+    return render(request, "uncertain.html", rows=rows, shops=shops)
 
 
 @router.get("/next")

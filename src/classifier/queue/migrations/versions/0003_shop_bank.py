@@ -1,4 +1,6 @@
-"""The bank of shops: each case's identifiers and text band keys, its MinHash signature, its shop.
+"""The bank of shops: each case's identifiers and text band keys, its MinHash signature, its shop; and
+the shop a decision was made for (``decisions.shop_id``: a case confirmed as a mirror of a confirmed
+shop, or decided with the shop's other pages at once).
 
 Cases stored before the bank each start as a shop of their own (``shop_id = id``), and their stored
 contacts become identifiers, so that an old confirmed shop is recognised by its handles from the first
@@ -27,7 +29,9 @@ BATCH = 1000
 
 def upgrade() -> None:
     op.add_column("cases", sa.Column("shop_id", ID))
-    op.create_index("ix_cases_shop", "cases", ["shop_id"])
+    op.create_index("ix_cases_shop", "cases", ["shop_id", "status"])
+    op.add_column("decisions", sa.Column("shop_id", ID))
+    op.create_index("ix_decisions_shop", "decisions", ["shop_id"])
     op.create_table(
         "bank_keys",
         sa.Column("match_key", sa.String(200), primary_key=True),
@@ -55,10 +59,7 @@ def _identifiers_from_contacts(conn: sa.Connection) -> None:
         if not isinstance(found, dict):
             continue
         values = {
-            f"c:{kind}:{str(value).lower()}"
-            for kind in IDENTIFIER_KINDS
-            for value in found.get(kind) or ()
-            if value and len(str(value)) < 190
+            _key(kind, str(value)) for kind in IDENTIFIER_KINDS for value in found.get(kind) or () if value
         }
         pending += [{"match_key": key, "case_id": case_id} for key in sorted(values)]
         if len(pending) >= BATCH:
@@ -68,9 +69,19 @@ def _identifiers_from_contacts(conn: sa.Connection) -> None:
         conn.execute(keys.insert(), pending)
 
 
+def _key(kind: str, value: str) -> str:
+    """As ``text.identifiers`` made keys when this revision was written (copied: a revision must not
+    change when the code does): base58 wallets keep their case, everything else is lower-cased."""
+    keep_case = kind == "wallet" and not value.lower().startswith(("bc1", "0x"))
+    return f"c:{kind}:{value if keep_case else value.lower()}"[:200]
+
+
 def downgrade() -> None:
     op.drop_table("bank_signatures")
     op.drop_table("bank_keys")
+    op.drop_index("ix_decisions_shop", table_name="decisions")
+    with op.batch_alter_table("decisions") as batch:
+        batch.drop_column("shop_id")
     op.drop_index("ix_cases_shop", table_name="cases")
     with op.batch_alter_table("cases") as batch:
         batch.drop_column("shop_id")
