@@ -75,7 +75,7 @@ def run_demo(
     say(f"4/{steps} scoring {result.incoming}/pages.warc.gz (a new batch of reports) with the champion ...")
     n_incoming = max(50, (n or settings.corpus.n_pages) // 4)
     generate_corpus(result.incoming, settings.corpus, n=n_incoming, seed=settings.corpus.seed + 1)
-    with CaseStore(settings.score.db or None) as store:
+    with CaseStore(settings.score.db or None, score_settings=settings.score) as store:
         result.scoring = score_inputs(
             [str(result.incoming / "pages.warc.gz")],
             QUEUE_FILE,

@@ -79,7 +79,7 @@ def review(args: argparse.Namespace) -> int:
     print(f"review app on http://{host}:{port}/  (Ctrl+C stops it)")
     proxies = settings.review.trusted_proxies
     uvicorn.run(
-        create_app(args.db or settings.score.db or None, settings.review),
+        create_app(args.db or settings.score.db or None, settings.review, settings.score),
         host=host,
         port=port,
         log_level="warning",

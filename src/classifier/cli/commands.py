@@ -54,7 +54,7 @@ def parse_tags(pairs: list[str]) -> dict[str, str]:
 def case_store(args: argparse.Namespace, settings: Settings) -> CaseStore:
     from classifier.queue import CaseStore
 
-    return CaseStore(args.db or settings.score.db or None)
+    return CaseStore(args.db or settings.score.db or None, score_settings=settings.score)
 
 
 def demo_data(args: argparse.Namespace) -> int:

@@ -17,7 +17,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from classifier.common.config import ReviewSettings
+from classifier.common.config import ReviewSettings, ScoreSettings
 from classifier.queue import CaseStore
 from classifier.queue.accounts import Accounts
 from classifier.review.errors import EXCEPTION_HANDLERS
@@ -28,8 +28,13 @@ from classifier.review.security import security_headers
 STATIC_DIR = Path(__file__).parent / "static"
 
 
-def create_app(db_url: str | None = None, settings: ReviewSettings | None = None) -> FastAPI:
-    """The app over the case store at ``db_url`` (the project's ``data/queue.db`` by default).
+def create_app(
+    db_url: str | None = None,
+    settings: ReviewSettings | None = None,
+    score_settings: ScoreSettings | None = None,
+) -> FastAPI:
+    """The app over the case store at ``db_url`` (the project's ``data/queue.db`` by default);
+    ``score_settings`` are the rules the shop page uses to say which texts are copies (params' by the CLI).
 
     ``app.state`` holds what the routes share, read through ``dependencies``: the store, the accounts,
     the settings and the login gate (whose address limits live in memory, per app).
@@ -44,7 +49,9 @@ def create_app(db_url: str | None = None, settings: ReviewSettings | None = None
         exception_handlers=EXCEPTION_HANDLERS,
     )
     app.state.settings = settings
-    app.state.store = CaseStore(db_url, confirmations_required=settings.confirmations_required)
+    app.state.store = CaseStore(
+        db_url, confirmations_required=settings.confirmations_required, score_settings=score_settings
+    )
     app.state.accounts = Accounts(
         app.state.store,
         max_failures=settings.login_max_failures,
