@@ -48,9 +48,15 @@ from results_file import write_results
 FIRST = 100  # "reach the first 100 of the queue"
 
 
+SETTINGS: Settings | None = None  # read once, at the start: params.yaml may change while this runs
+
+
 def bench_settings() -> Settings:
-    settings = load_settings()
-    return replace(settings, score=replace(settings.score, log_to_mlflow=False))
+    global SETTINGS
+    if SETTINGS is None:
+        settings = load_settings()
+        SETTINGS = replace(settings, score=replace(settings.score, log_to_mlflow=False))
+    return SETTINGS
 
 
 @contextmanager
@@ -197,7 +203,7 @@ def repost(case: dict[str, Any], i: int, rng: random.Random) -> str:
 def mirrors(model: str, work: Path, shops: int, seed: int = 601) -> dict[str, Any]:
     """Before and after: how many re-posted confirmed shops reach the first 100 of the next queue."""
     batch1, batch2 = work / "batch1", work / "batch2"
-    settings = load_settings().corpus
+    settings = bench_settings().corpus
     generate_corpus(batch1, settings, n=1000, seed=seed)
     generate_corpus(batch2, settings, n=1000, seed=seed + 1)
     url = f"sqlite:///{work / 'mirrors.db'}"
@@ -256,11 +262,12 @@ def main() -> None:
     )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    bench_settings()
     result: dict[str, Any] = {"pages": args.pages}
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
         result["mirrors"] = mirrors(args.model, work / "mirrors", args.shops)
-        generate_corpus(work / "new", load_settings().corpus, n=args.pages, seed=501)
+        generate_corpus(work / "new", bench_settings().corpus, n=args.pages, seed=501)
         pages = work / "new" / "pages.warc.gz"
         result["cost"] = {"sqlite": cost("sqlite", pages, args.bank, args.model, work, "")}
         if args.postgres:

@@ -69,9 +69,14 @@ def print_score_summary(summary: dict[str, Any]) -> None:
         print("top cases:")
         print(f"  {'rank':>5} {'score':>6} {'priority':>8}  {'category':<12} {'pages':>5}  url")
         for case in top:
+            known = (
+                f"  (known shop {case['shop_id']}: {case['known_status']})"
+                if case.get("known_status")
+                else ""
+            )
             print(
                 f"  {case['rank']:>5} {case['score']:>6.3f} {case['priority']:>8.1f}  {case['category']:<12}"
-                f" {case['cluster_size']:>5}  {case['url']}"
+                f" {case['cluster_size']:>5}  {case['url']}{known}"
             )
 
 
