@@ -64,9 +64,34 @@ class ShopBank:
 
     def lookup(self, keys: Sequence[str], max_cases_per_key: int) -> list[BankHit]:
         """The earlier cases holding each key, except keys on more than ``max_cases_per_key`` cases
-        (public contacts, boilerplate): both queries are probes of the key index."""
-        k, c, s = bank_keys_table.c, cases_table.c, bank_signatures_table.c
-        d = decisions_table.c
+        (public contacts, boilerplate). Index probes only; what is known of a case (its shop, decision,
+        signature) is read once per case, not once per key it holds: a copy shares a case's every band."""
+        k = bank_keys_table.c
+        pairs: list[tuple[str, int]] = []
+        with self.engine.connect() as conn:
+            for chunk in batched([key for key in keys if len(key) <= MAX_KEY_CHARS], IN_LIST_LIMIT):
+                counted = select(k.match_key).where(k.match_key.in_(chunk)).group_by(k.match_key)
+                usable = [key for (key,) in conn.execute(counted.having(func.count() <= max_cases_per_key))]
+                if usable:
+                    query = select(k.match_key, k.case_id).where(k.match_key.in_(usable))
+                    pairs += conn.execute(query.order_by(k.match_key, k.case_id)).tuples().all()
+            if not pairs:
+                return []
+            cases = self._known_cases(conn, sorted({case_id for _, case_id in pairs}))
+            text_cases = sorted({case_id for key, case_id in pairs if not key.startswith("c:")})
+            signatures = self._signatures(conn, text_cases)
+        hits = []
+        for key, case_id in pairs:
+            shop_id, status, category = cases[case_id]
+            signature, shingles = (
+                signatures.get(case_id, (None, 0)) if not key.startswith("c:") else (None, 0)
+            )
+            hits.append(BankHit(key, case_id, shop_id, status, category, signature, shingles))
+        return hits
+
+    def _known_cases(self, conn: Connection, case_ids: list[int]) -> dict[int, tuple[int, str, str | None]]:
+        """case id -> (shop, the experts' decision, the category experts named, else the model's)."""
+        c, d = cases_table.c, decisions_table.c
         named = (
             select(d.category)
             .where(d.case_id == c.id, d.decision == CONFIRMED)
@@ -74,34 +99,23 @@ class ShopBank:
             .limit(1)
             .scalar_subquery()
         )
-        hits: list[BankHit] = []
-        with self.engine.connect() as conn:
-            for chunk in batched([key for key in keys if len(key) <= MAX_KEY_CHARS], IN_LIST_LIMIT):
-                counted = select(k.match_key).where(k.match_key.in_(chunk)).group_by(k.match_key)
-                usable = [key for (key,) in conn.execute(counted.having(func.count() <= max_cases_per_key))]
-                if not usable:
-                    continue
-                query = (
-                    select(k.match_key, c.id, c.shop_id, c.status, c.category, named, s.signature, s.shingles)
-                    .join(cases_table, c.id == k.case_id)
-                    .outerjoin(bank_signatures_table, s.case_id == c.id)
-                    .where(k.match_key.in_(usable))
-                    .order_by(k.match_key, c.id)
-                )
-                for found in conn.execute(query):
-                    key, case_id, shop_id, status, category, decided, signature, shingles = found
-                    hits.append(
-                        BankHit(
-                            key=key,
-                            case_id=case_id,
-                            shop_id=shop_id or case_id,
-                            status=known_status(status),
-                            category=decided or (category if category in CATEGORIES else None),
-                            signature=signature if not key.startswith("c:") else None,
-                            shingles=shingles or 0,
-                        )
-                    )
-        return hits
+        found = {}
+        for chunk in batched(case_ids, IN_LIST_LIMIT):
+            query = select(c.id, c.shop_id, c.status, c.category, named).where(c.id.in_(chunk))
+            for case_id, shop_id, status, category, decided in conn.execute(query):
+                model_named = category if category in CATEGORIES else None
+                found[case_id] = (shop_id or case_id, known_status(status), decided or model_named)
+        return found
+
+    def _signatures(self, conn: Connection, case_ids: list[int]) -> dict[int, tuple[bytes, int]]:
+        s = bank_signatures_table.c
+        found = {}
+        for chunk in batched(case_ids, IN_LIST_LIMIT):
+            query = select(s.case_id, s.signature, s.shingles).where(s.case_id.in_(chunk))
+            found.update(
+                {case_id: (signature, shingles or 0) for case_id, signature, shingles in conn.execute(query)}
+            )
+        return found
 
     # -- storing a run's cases --
 

@@ -26,7 +26,7 @@ from classifier.score.duplicates import MIN_CONTAINED_SHINGLES, containment, gro
 
 CONFIRMED, REJECTED, UNDECIDED = "confirmed", "rejected", "undecided"
 _ORDER = {CONFIRMED: 0, REJECTED: 1, UNDECIDED: 2}
-LOOKUP_BATCH = 500  # keys per bank query
+LOOKUP_BATCH = 2000  # keys per bank lookup: fewer round trips to a server
 
 
 @dataclass(frozen=True)
