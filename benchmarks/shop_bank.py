@@ -256,10 +256,11 @@ def mirrors(model: str, work: Path, shops: int, seed: int = 601) -> dict[str, An
 
 
 def costs(args: argparse.Namespace, work: Path) -> dict[str, Any]:
-    generate_corpus(work / "new", bench_settings().corpus, n=args.pages, seed=501)
-    generate_corpus(work / "warm", bench_settings().corpus, n=200, seed=502)
+    settings = bench_settings().corpus
+    generate_corpus(work / "new", settings, n=args.pages, seed=501)
+    generate_corpus(work / "warm", settings, n=200, seed=502)
     pages, warm_up = work / "new" / "pages.warc.gz", work / "warm" / "pages.warc.gz"
-    found = {"sqlite": cost("sqlite", pages, warm_up, args.bank, args.model, work, "")}
+    found: dict[str, Any] = {"sqlite": cost("sqlite", pages, warm_up, args.bank, args.model, work, "")}
     if args.postgres:
         found["postgresql"] = cost("postgresql", pages, warm_up, args.bank, args.model, work, args.postgres)
     else:
@@ -276,7 +277,9 @@ def main() -> None:
     parser.add_argument("--shops", type=int, default=30)
     parser.add_argument("--model", default=str(MODELS_DIR / "drug-ad-classifier"))
     parser.add_argument(
-        "--only", choices=("cost", "mirrors"), help="measure one part, keeping the other from the last results"
+        "--only",
+        choices=("cost", "mirrors"),
+        help="measure one part, keeping the other from the last results",
     )
     parser.add_argument(
         "--postgres",
@@ -286,19 +289,17 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     bench_settings()
-    result: dict[str, Any] = {"pages": args.pages}
+    last = RESULTS_DIR / "shop_bank.json"
+    result: dict[str, Any] = json.loads(last.read_text()) if args.only and last.exists() else {}
+    result["pages"] = args.pages
+    for stale in ("machine", "measured_at"):
+        result.pop(stale, None)
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
-        result["mirrors"] = mirrors(args.model, work / "mirrors", args.shops)
-        generate_corpus(work / "new", bench_settings().corpus, n=args.pages, seed=501)
-        pages = work / "new" / "pages.warc.gz"
-        result["cost"] = {"sqlite": cost("sqlite", pages, args.bank, args.model, work, "")}
-        if args.postgres:
-            result["cost"]["postgresql"] = cost(
-                "postgresql", pages, args.bank, args.model, work, args.postgres
-            )
-        else:
-            result["cost"]["postgresql"] = "not measured: no --postgres server"
+        if args.only != "cost":
+            result["mirrors"] = mirrors(args.model, work / "mirrors", args.shops)
+        if args.only != "mirrors":
+            result["cost"] = costs(args, work)
     write_results("shop_bank", result)
 
 
