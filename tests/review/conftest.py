@@ -27,7 +27,7 @@ from classifier.queue.accounts import Accounts
 from classifier.review.app import create_app
 from classifier.review.security import SESSION_COOKIE
 from databases import backend_params, copy_database, fresh_database
-from review.cases import CHEAP_HASHER, PEOPLE, Template, populate
+from review.cases import CHEAP_HASHER, PEOPLE, TEST_HOSTS, Template, populate
 
 
 def _add_people_and_sessions(url: str) -> dict[str, tuple[str, str]]:
@@ -64,6 +64,7 @@ def close_apps(apps: list[FastAPI]) -> None:
     """Disposes the apps' connections: a database is dropped after its test, and SQLite files deleted."""
     for app in apps:
         app.state.store.close()
+        app.state.logins.close()
 
 
 class Copies:
@@ -123,7 +124,7 @@ def make_app(db_url: str) -> Iterator[Callable[..., FastAPI]]:
     apps: list[FastAPI] = []
 
     def make(**settings: Any) -> FastAPI:
-        apps.append(create_app(db_url, ReviewSettings(**settings)))
+        apps.append(create_app(db_url, ReviewSettings(**{"allowed_hosts": TEST_HOSTS, **settings})))
         return apps[-1]
 
     yield make
@@ -146,7 +147,7 @@ def shared_app(template: Template, tmp_path_factory: pytest.TempPathFactory) -> 
     """One app over one copy of the template, for the many tests whose requests change nothing (saves a
     copy per test). Nothing may log in on it either: a new session purges the expired one."""
     with copy_database(template.url, tmp_path_factory.mktemp("review-shared")) as url:
-        app = create_app(url, ReviewSettings())
+        app = create_app(url, ReviewSettings(allowed_hosts=TEST_HOSTS))
         yield app
         close_apps([app])
 

@@ -31,9 +31,16 @@ def login(
     return client.post("/login", data=form, headers=headers)
 
 
+def selected_category(html: str) -> dict[str, str]:
+    """The decision form's category as the page pre-selects it (the model's, when it named one)."""
+    found = re.search(r'<option value="(\w+)" selected>', html)
+    return {"category": found.group(1)} if found else {}
+
+
 def decide(client: TestClient, case_id: int, decision: str, **overrides: str) -> Any:
     """Submit the case page's decision form as shown, with ``overrides`` of its fields."""
-    form = hidden_inputs(client.get(f"/cases/{case_id}").text)
+    html = client.get(f"/cases/{case_id}").text
+    form = {**hidden_inputs(html), **selected_category(html)}
     return client.post(f"/cases/{case_id}/decision", data={**form, "decision": decision, **overrides})
 
 

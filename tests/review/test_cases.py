@@ -112,8 +112,8 @@ def test_decision_is_stored_with_an_audit_entry(
     assert entry["case_id"] == case_id
     assert entry["detail"]["score"] == pytest.approx(0.97)
     assert entry["detail"]["model_version"] == "7"
-    assert entry["detail"]["shown_score"] == "0.97"
-    assert entry["detail"]["shown_model_version"] == "7"
+    # what the page showed comes from the case row at the version decided on, never from the form
+    assert not any(key.startswith("shown_") for key in entry["detail"])
     assert entry["detail"]["previous_status"] == "new"
 
 

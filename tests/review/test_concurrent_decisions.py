@@ -33,7 +33,7 @@ from classifier.queue.accounts import Accounts
 from classifier.review.app import create_app
 from classifier.review.security import SESSION_COOKIE
 from databases import backend_params, fresh_database
-from review.cases import populate
+from review.cases import TEST_HOSTS, populate
 from store_workers import hold_after
 
 ROUNDS = 20
@@ -65,7 +65,7 @@ def two_servers(
         tokens = {
             u["username"]: accounts.start_session(u["id"], timedelta(days=1))[0] for u in accounts.users()
         }
-    apps = [create_app(db_url, ReviewSettings()) for _ in range(2)]
+    apps = [create_app(db_url, ReviewSettings(allowed_hosts=TEST_HOSTS)) for _ in range(2)]
     yield ids, apps, tokens
     for app in apps:
         app.state.store.close()
@@ -95,7 +95,7 @@ def test_two_experts_posting_decisions_on_one_case_at_once_get_one_redirect_and_
         forms = [hidden_inputs(c.get(f"/cases/{case_id}").text) for c in clients]
         assert [f["version"] for f in forms] == ["0", "0"]  # both pages show the same version
         posted = [
-            {**form, "decision": decision, "comment": f"решение {name}"}
+            {**form, "decision": decision, "category": "sale", "comment": f"решение {name}"}
             for form, (name, decision, _) in zip(forms, experts, strict=True)
         ]
         responses, times = post_at_once(clients, f"/cases/{case_id}/decision", posted, entered)

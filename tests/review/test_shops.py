@@ -105,7 +105,7 @@ def test_a_page_is_confirmed_as_a_mirror_in_one_action(
     assert (decision["expert"], decision["shop_id"], decision["category"]) == ("boris", shop, "recruitment")
     entry = audits(store, "decision")[0]
     assert (entry["actor"], entry["case_id"], entry["detail"]["shop_id"]) == ("boris", ids["sale-2"], shop)
-    assert entry["detail"]["how"] == "mirror" and entry["detail"]["shown_score"] == "0.95"
+    assert entry["detail"]["how"] == "mirror" and entry["detail"]["score"] == pytest.approx(0.95)
     shown = boris.get(f"/cases/{ids['sale-2']}?saved=1").text
     assert "Подтвердить как зеркало" not in shown and f"по магазину {shop}" in shown
     log = open_as("anna").get("/admin/audit").text

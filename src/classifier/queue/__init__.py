@@ -14,6 +14,7 @@ hold the review app's accounts.
 - ``reads``: the review order, one case, duplicate groups, counts, runs;
 - ``shops``: a shop as experts see it: its pages, identifiers, decisions, and why each page is in it;
 - ``audit``: the audit log;
+- ``claims``: which expert works on which case ("next" claims the case it opens, for a while);
 - ``decisions``: expert decisions (on one case, as a mirror of a shop, on a shop's undecided pages at
   once) and :class:`StaleCaseError`;
 - ``store``: :class:`CaseStore`, the one object callers hold, made of the parts above;

@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Engine, func, select, update
 from classifier.common.batching import batched
 from classifier.common.faults import crash_point
 from classifier.queue.audit import AuditTrail
+from classifier.queue.claims import end_claim
 from classifier.queue.schema import CATEGORIES, DECISIONS, PENDING, cases_table, decisions_table
 from classifier.queue.shops import UNDECIDED_STATUSES, confirmed_case, shop_category
 from classifier.queue.values import IN_LIST_LIMIT, clean_text, now, public
@@ -53,10 +54,20 @@ _CASE_COLUMNS = tuple(cases_table.c[name] for name in _Case._fields)
 class StaleCaseError(ValueError):
     """Another decision changed the case after the page was shown: reload it and decide again."""
 
-    def __init__(self, case_id: int, expert: str = "", decision: str = ""):
+    def __init__(self, case_id: int, expert: str = "", decision: str = "", version: int | None = None):
         what = f"was decided by {expert} ({decision})" if expert else "changed"
         super().__init__(f"case {case_id} {what} while you were deciding: reload it and decide again")
         self.case_id, self.expert, self.decision = case_id, expert, decision
+        self.version = version  # the case's version now: one more than the page's after one decision
+
+    def repeats(self, expert: str, decision: str, expected_version: int | None) -> bool:
+        """Whether the refused decision is the latest one sent again (a second press, a resent form):
+        the same expert and decision, on the page the latest decision was made on."""
+        return (
+            expected_version is not None
+            and (self.expert, self.decision) == (expert, decision)
+            and self.version == expected_version + 1
+        )
 
 
 class DecisionRecorder:
@@ -80,6 +91,7 @@ class DecisionRecorder:
         expected_version: int | None = None,
         shown: Mapping[str, Any] | None = None,
         shop_id: int | None = None,
+        require_category: bool = False,
     ) -> dict[str, Any]:
         """An expert's decision on a case: sets its status, keeps the decision row and an audit entry.
 
@@ -92,11 +104,14 @@ class DecisionRecorder:
         ``shop_id``: the decision is made as a page of that shop (a confirmation "as a mirror of shop
         N"): ValueError unless the case belongs to the shop and, for a confirmation, experts confirmed
         the shop (one of its pages is confirmed). Without a ``category``, a confirmation takes the one
-        experts named for the shop.
+        experts named for the shop; with ``require_category`` (the review app's form), a confirmation
+        without one is refused (ValueError) once the version check passed, instead of taking the model's.
         """
         _check(decision, expert, category)
         with self.engine.begin() as conn:
             case = self._claim(conn, case_id, expected_version)
+            if require_category and decision == "confirmed" and not category and shop_id is None:
+                raise ValueError(f"a confirmation of case {case_id} needs a category")
             if shop_id is not None:
                 category = category or self._as_page_of(conn, case, shop_id, decision)
             status = self._status_after(conn, case_id, decision, expert)
@@ -184,6 +199,7 @@ class DecisionRecorder:
         }
         decision_id = conn.execute(decisions_table.insert().values(values)).inserted_primary_key[0]
         conn.execute(update(cases_table).where(cases_table.c.id == case.id).values(status=status))
+        end_claim(conn, case.id)  # decided: "next" may give it to another expert (a second confirmation)
         crash_point("store.record_decision")  # case and decision written, the audit entry not
         detail = {
             "decision": decision,
@@ -214,9 +230,10 @@ class DecisionRecorder:
             # no version is outside the column's 32 bits, and PostgreSQL refuses to compare one with it
             bump = bump.where(c.version == (expected_version if 0 <= expected_version < 2**31 else -1))
         if conn.execute(bump).rowcount == 0:
-            if conn.execute(select(c.id).where(c.id == case_id)).first() is None:
+            version = conn.execute(select(c.version).where(c.id == case_id)).scalar()
+            if version is None:
                 raise ValueError(f"unknown case {case_id!r}")
-            raise StaleCaseError(case_id, *self._latest(conn, case_id))
+            raise StaleCaseError(case_id, *self._latest(conn, case_id), version=version)
         return _Case(*conn.execute(select(*_CASE_COLUMNS).where(c.id == case_id)).one())
 
     def _latest(self, conn: Connection, case_id: int) -> tuple[str, ...]:

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from classifier.common.batching import batched
-from classifier.common.outputs import TableWriter
+from classifier.common.outputs import TableWriter, spreadsheet_safe
 from classifier.queue.reads import ranked
 from classifier.queue.schema import CATEGORIES, bank_keys_table, cases_table, decisions_table
 from classifier.queue.store import CaseStore
@@ -112,7 +112,8 @@ def _by_kind(keys: Iterable[str]) -> dict[str, list[str]]:
 
 
 def write_export(rows: Iterable[Mapping[str, Any]], path: Path | str) -> Path:
-    """Write exported cases to ``.csv`` (nested values as JSON, urls space-separated) or ``.json``."""
+    """Write exported cases to ``.csv`` (nested values as JSON, urls space-separated; a cell a spreadsheet
+    would run as a formula gets a ``'`` before it) or ``.json`` (as they are)."""
     path = Path(path)
     kind = path.suffix.lower()
     if kind not in EXPORT_FORMATS:
@@ -132,10 +133,10 @@ def write_export(rows: Iterable[Mapping[str, Any]], path: Path | str) -> Path:
 
 def _csv_value(name: str, value: Any) -> Any:
     if name == "urls" and isinstance(value, list | tuple):
-        return " ".join(value)  # URLs contain no spaces: the list stays one readable cell
+        return spreadsheet_safe(" ".join(value))  # URLs contain no spaces: the list stays one readable cell
     if isinstance(value, list | tuple | dict):
-        return json.dumps(value, ensure_ascii=False)
-    return value
+        return spreadsheet_safe(json.dumps(value, ensure_ascii=False))
+    return spreadsheet_safe(value)
 
 
 # --- decisions as training rows --------------------------------------------------------------------
@@ -238,7 +239,11 @@ def _category(expert: str | None, model: str | None) -> str:
 
 
 def write_labels(rows: Iterable[Mapping[str, Any]], path: Path | str) -> Path:
-    """Labelled rows as ``.jsonl``, ``.csv`` or ``.parquet``: the formats ``classifier train --data`` reads."""
+    """Labelled rows as ``.jsonl``, ``.csv`` or ``.parquet``: the formats ``classifier train --data`` reads.
+
+    A training table: its texts are written as they are, even in CSV (a quote against spreadsheet
+    formulas would become part of the text the model learns from). Open it with a spreadsheet's import,
+    never by double-clicking; ``write_export`` is the table for people."""
     path = Path(path)
     with TableWriter(path, LABEL_FIELDS) as writer:
         writer.write(list(rows))

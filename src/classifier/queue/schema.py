@@ -203,3 +203,14 @@ sessions_table = Table(
     Column("expires_at", _TIME, nullable=False),
     Index("ix_sessions_user", "user_id"),
 )
+
+claims_table = Table(
+    "claims",
+    metadata,
+    # A case an expert opened through "next": the others' "next" passes it by until ``expires_at``.
+    Column("case_id", _ID, ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True),
+    Column("expert", String(255), nullable=False),
+    Column("claimed_at", _TIME, nullable=False),
+    Column("expires_at", _TIME, nullable=False),
+    Index("ix_claims_expert", "expert"),
+)

@@ -8,7 +8,8 @@
 - ``decisions.DecisionRecorder``: expert decisions, refused when made on an outdated page;
 - ``audit.AuditTrail``: the audit log;
 - ``bank.ShopBank``: the bank of shops, looked up by scoring runs (``lookup``);
-- ``shops.ShopReader``: shops as experts see them (``shop``: its pages and why each is in it).
+- ``shops.ShopReader``: shops as experts see them (``shop``: its pages and why each is in it);
+- ``claims.ClaimBook``: which expert is working on which case ("next" claims the case it opens).
 
 Callers use the store's methods, which keep the names they have always had; the parts are there for
 whoever needs one concern only.
@@ -23,6 +24,7 @@ from typing import Any
 
 from classifier.common.config import ScoreSettings
 from classifier.queue.audit import AuditTrail
+from classifier.queue.claims import ClaimBook
 from classifier.queue.database import masked_url, open_engine
 from classifier.queue.decisions import DecisionRecorder, StaleCaseError
 from classifier.queue.migrate import upgrade_schema
@@ -65,6 +67,7 @@ class CaseStore:
         self.decisions = DecisionRecorder(self.engine, self.audit, confirmations_required)
         self.bank = self.writer.bank
         self.shops = ShopReader(self.engine, score_settings)
+        self.claims = ClaimBook(self.engine)
 
     # -- lifecycle --
 
@@ -179,10 +182,13 @@ class CaseStore:
         expected_version: int | None = None,
         shown: Mapping[str, Any] | None = None,
         shop_id: int | None = None,
+        require_category: bool = False,
     ) -> dict[str, Any]:
         """An expert's decision on a case; :class:`StaleCaseError` when another decision came first.
         With ``shop_id``, made as a page of that shop ("confirmed as a mirror of shop N"): ValueError
-        unless the case is in the shop and, for a confirmation, the shop is confirmed."""
+        unless the case is in the shop and, for a confirmation, the shop is confirmed. With
+        ``require_category``, a confirmation without a category is refused (ValueError), not given the
+        model's."""
         return self.decisions.record(
             case_id,
             decision,
@@ -192,6 +198,7 @@ class CaseStore:
             expected_version=expected_version,
             shown=shown,
             shop_id=shop_id,
+            require_category=require_category,
         )
 
     def decide_shop(
@@ -210,6 +217,25 @@ class CaseStore:
         return self.decisions.decide_shop(
             shop_id, decision, expert, comment, category=category, versions=versions
         )
+
+    # -- claims: see ClaimBook --
+
+    def claim(self, case_id: int, expert: str, minutes: float) -> bool:
+        """Claim a case for ``expert`` for ``minutes`` (giving up their other claims); False when another
+        expert's claim on it is still running. Atomic: of two experts claiming one case, one gets it."""
+        return self.claims.take(case_id, expert, minutes)
+
+    def release_claim(self, case_id: int, expert: str | None = None) -> bool:
+        """End the claim on a case (only ``expert``'s, when given); True if there was one."""
+        return self.claims.release(case_id, expert)
+
+    def claim_of(self, case_id: int) -> dict[str, Any] | None:
+        """The running claim on a case (``expert``, ``claimed_at``, ``expires_at``), or None."""
+        return self.claims.holder(case_id)
+
+    def running_claims(self) -> list[dict[str, Any]]:
+        """Every running claim with its case's title, URL and status (for admins)."""
+        return self.claims.running()
 
     # -- the audit log: see AuditTrail --
 

@@ -1,16 +1,17 @@
-"""Read-only views of the case store for the review app: the filtered queue, the uncertain cases, the
-dashboard. Every filter value is a bound parameter, never SQL text."""
+"""Views of the case store for the review app: the filtered queue, the next case to decide (which claims
+it), the uncertain cases, the dashboard. Every filter value is a bound parameter, never SQL text."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Date, case, cast, func, or_, select
+from sqlalchemy import Date, and_, case, cast, exists, func, or_, select
 
 from classifier.queue.reads import ranked
-from classifier.queue.schema import NEW, PENDING, cases_table, decisions_table, runs_table
+from classifier.queue.schema import NEW, PENDING, cases_table, claims_table, decisions_table, runs_table
 from classifier.queue.store import CaseStore
 from classifier.queue.values import clean_text, now, public, utc
 
@@ -37,6 +38,8 @@ LIST_COLUMNS = (
     "last_error",
 )
 SEARCH_CHARS = 200
+NEXT_CANDIDATES = 20  # cases "next" tries to claim per look at the queue
+NEXT_LOOKS = 3  # looks at the queue before "next" gives up (only concurrent experts can exhaust one)
 OPEN = "open"  # the queue's default: new cases and those waiting for a second confirmation
 
 
@@ -107,6 +110,48 @@ def find_cases(store: CaseStore, f: QueueFilter, page: int = 1, per_page: int = 
     return Page(rows, total, page, per_page)
 
 
+def next_case(
+    store: CaseStore, f: QueueFilter, expert: str, minutes: float, skip: Collection[int] = ()
+) -> int | None:
+    """The most urgent case of the filtered queue that no other expert has claimed and that is not in
+    ``skip`` (the cases the expert left), claimed for ``expert`` for ``minutes``; None when none is left.
+
+    Two experts asking at the same moment get different cases: the claim is taken atomically
+    (``claims``), and a case claimed between the look at the queue and the claim is passed by.
+    """
+    c, k = cases_table.c, claims_table.c
+    claimed = exists().where(k.case_id == c.id, k.expert != expert, k.expires_at > now())
+    stmt = _where(ranked(select(c.id)), f).where(~claimed, ~_confirmed_by(expert))
+    skipped = sorted({i for i in skip if 0 < i < 2**63})
+    if skipped:
+        stmt = stmt.where(c.id.not_in(skipped))
+    tried: set[int] = set()
+    for _ in range(NEXT_LOOKS):
+        query = stmt.where(c.id.not_in(sorted(tried))) if tried else stmt
+        with store.engine.connect() as conn:
+            candidates = conn.execute(query.limit(NEXT_CANDIDATES)).scalars().all()
+        for case_id in candidates:
+            if store.claim(case_id, expert, minutes):
+                return case_id
+            tried.add(case_id)
+        if len(candidates) < NEXT_CANDIDATES:
+            return None
+    return None
+
+
+def _confirmed_by(expert: str) -> Any:
+    """A pending case the expert gave a confirmation to: another expert must give the next one."""
+    c, d = cases_table.c, decisions_table.c
+    other = decisions_table.alias("other")
+    last_other = (
+        select(func.coalesce(func.max(other.c.id), 0))
+        .where(other.c.case_id == c.id, other.c.decision != "confirmed")
+        .scalar_subquery()
+    )
+    mine = exists().where(d.case_id == c.id, d.expert == expert, d.decision == "confirmed", d.id > last_other)
+    return and_(c.status == PENDING, mine)
+
+
 def facets(store: CaseStore) -> dict[str, list[str]]:
     """The languages and categories present, for the filter menus."""
     c = cases_table.c
@@ -150,7 +195,8 @@ def dashboard(store: CaseStore, days: int = 30) -> dict[str, Any]:
         else cast(func.timezone("UTC", d.decided_at), Date)
     )
     per_day = (
-        select(day.label("day"), d.decision, func.count().label("n"))
+        # cases, not rows: a case confirmed by two experts is one confirmed case that day
+        select(day.label("day"), d.decision, func.count(d.case_id.distinct()).label("n"))
         .where(d.decided_at >= since)
         .group_by(day, d.decision)
         .order_by(day)

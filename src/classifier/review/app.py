@@ -11,6 +11,7 @@ What a request meets, in order: ``security.security_headers`` (every response), 
 
 from __future__ import annotations
 
+import secrets
 from datetime import timedelta
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from classifier.queue.accounts import Accounts
 from classifier.review.errors import EXCEPTION_HANDLERS
 from classifier.review.logins import LoginGate
 from classifier.review.routes import admin, auth, cases, dashboard, queue, shops
-from classifier.review.security import security_headers
+from classifier.review.security import host_checker, security_headers, without_trailing_slash
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -47,8 +48,10 @@ def create_app(
         redoc_url=None,
         openapi_url=None,
         exception_handlers=EXCEPTION_HANDLERS,
+        redirect_slashes=False,  # security.without_trailing_slash: Starlette's echoes the Host header
     )
     app.state.settings = settings
+    app.state.login_secret = secrets.token_bytes(32)  # signs login forms; a restart asks for them again
     app.state.store = CaseStore(
         db_url, confirmations_required=settings.confirmations_required, score_settings=score_settings
     )
@@ -56,9 +59,15 @@ def create_app(
         app.state.store,
         max_failures=settings.login_max_failures,
         window=timedelta(minutes=settings.login_window_minutes),
+        delay=timedelta(seconds=settings.login_delay_seconds),
+        lifetime=timedelta(hours=settings.session_hours),
+        idle=timedelta(minutes=settings.session_idle_minutes) if settings.session_idle_minutes > 0 else None,
     )
     app.state.logins = LoginGate(app.state.accounts, settings)
 
+    # the last added runs first: the headers go on every answer, the host is checked before anything else
+    app.middleware("http")(without_trailing_slash)
+    app.middleware("http")(host_checker(settings.allowed_hosts))
     app.middleware("http")(security_headers)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for part in (auth, queue, cases, shops, dashboard, admin):

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import Request
@@ -10,16 +12,40 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from classifier.review import drafts
 from classifier.review.dependencies import Forbidden, LoginRequired, session_user
+from classifier.review.navigation import Place, with_query
 from classifier.review.pages import render
+
+DECISION_FORM = re.compile(r"/cases/([1-9][0-9]{0,18})/decision")
 
 
 async def login_required(request: Request, _exc: LoginRequired) -> Response:
-    """A page opens the login form, which returns to it; a form post has no page to return to."""
+    """A page opens the login form, which returns to it; a decision posted after the session expired
+    is shown with what was typed, kept for the case page (``drafts``), and a login that returns to the
+    case; another form post has no page to return to."""
     if request.method == "GET":
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?{urlencode({'next': target})}", status_code=303)
+    decision = DECISION_FORM.fullmatch(request.url.path)
+    if decision and int(decision.group(1)) < 2**63:
+        return expired_decision(request, int(decision.group(1)), await request.form())
     return render(request, "error.html", 401, user=None, message="Сессия истекла: войдите снова.")
+
+
+def expired_decision(request: Request, case_id: int, form: Any) -> Response:
+    typed = drafts.typed_fields(form)
+    back = form.get("back")
+    target = with_query(f"/cases/{case_id}", Place.parse(back if isinstance(back, str) else "").query())
+    login_url = f"/login?{urlencode({'next': target})}"
+
+    def page(kept: bool) -> Response:
+        context = {"case_id": case_id, "typed": typed, "kept": kept, "login_url": login_url}
+        return render(request, "expired.html", 401, user=None, **context)
+
+    response = page(kept=True)
+    secure = getattr(request.app.state.settings, "secure_cookies", False)
+    return response if drafts.keep(request, response, case_id, typed, secure) else page(kept=False)
 
 
 async def forbidden(request: Request, exc: Forbidden) -> Response:

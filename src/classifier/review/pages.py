@@ -17,6 +17,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from classifier.queue import CATEGORIES, DECISIONS, STATUSES
 from classifier.review import texts
+from classifier.review.visible import visible
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 
@@ -38,6 +39,7 @@ def _environment() -> Environment:
     )
     env.filters["percent"] = lambda v: "—" if v is None else f"{100 * float(v):.0f}%"
     env.filters["when"] = lambda v: (v or "")[:16].replace("T", " ")
+    env.filters["visible"] = visible  # crawled or typed text: invisible characters as [U+202E]
     return env
 
 
@@ -48,4 +50,7 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
     """The template ``name`` as a response; ``user`` defaults to the session's (``dependencies``)."""
     context.setdefault("user", getattr(request.state, "user", None))
     context.setdefault("message", "")
+    if context["user"] and "second_look_count" not in context:  # the menu counts the second-look cases
+        context["second_look_count"] = request.app.state.store.counts().get("unsure", 0)
+    context.setdefault("second_look_count", 0)
     return TEMPLATES.TemplateResponse(request, name, context, status_code=status_code)

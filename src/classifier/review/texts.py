@@ -53,6 +53,7 @@ ACTION = {
     "password_changed": "смена пароля",
     "export": "выгрузка дел",
     "export_labels": "выгрузка решений для обучения",
+    "claim_released": "дело освобождено администратором",
 }
 ROLE = {"expert": "эксперт", "admin": "администратор"}
 SHOP_STATUS = {  # bank.shop_status: confirmed if experts confirmed any of its pages

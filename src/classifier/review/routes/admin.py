@@ -1,4 +1,6 @@
-"""The admins' pages, under /admin: the audit log and the accounts (which only the command line changes)."""
+"""The admins' pages, under /admin: the audit log, the accounts (which only the command line changes), and
+the cases experts are working on (claimed through "next"), each with a button to release it
+(``routes/queue.release_claim``)."""
 
 from __future__ import annotations
 
@@ -37,3 +39,9 @@ def audit_page(request: Request, store: Store, page: int = 1, actor: str = "", a
 @router.get("/users")
 def users_page(request: Request, accounts: UserAccounts) -> Response:
     return render(request, "users.html", users=accounts.users())
+
+
+@router.get("/claims")
+def claims_page(request: Request, store: Store, released: str = "") -> Response:
+    message = "Дело освобождено: «следующее» снова предлагает его всем экспертам." if released else ""
+    return render(request, "claims.html", claims=store.running_claims(), message=message)

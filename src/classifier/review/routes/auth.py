@@ -1,20 +1,34 @@
-"""Logging in and out. The login form has no session to take a CSRF token from, so its token is a
-double-submit cookie: a page of another site can post the form, but it cannot read or set the cookie."""
+"""Logging in and out. The login form has no session to take a CSRF token from, so its token is one the
+server signed (``security.login_token``), in the form and in a cookie: a page of another site can post
+the form, but it can neither read the cookie nor make a token. Another port of the same host shares the
+cookies, so a form posted from another origin is refused as well (``security.posted_from_elsewhere``).
+
+The login route is ``async``: it waits for its password check (``logins.LoginGate``, threads of its own)
+without holding one of the threads that serve the other pages."""
 
 from __future__ import annotations
 
-import secrets
 from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from classifier.common.config import ReviewSettings
 from classifier.review.dependencies import ClientAddress, FormSender, Logins, Settings, Store, UserAccounts
 from classifier.review.logins import Refusal
 from classifier.review.pages import render
-from classifier.review.security import LOGIN_CSRF_COOKIE, SESSION_COOKIE, local_path, same, set_cookie
+from classifier.review.security import (
+    LOGIN_CSRF_COOKIE,
+    SESSION_COOKIE,
+    local_path,
+    login_token,
+    posted_from_elsewhere,
+    same,
+    set_cookie,
+    valid_login_token,
+)
 
 LOGIN_FORM_LIFETIME = 3600  # seconds the login form's token cookie lasts
 
@@ -37,18 +51,24 @@ def login_page(
     return response
 
 
-def new_token() -> str:
-    return secrets.token_urlsafe(32)
+def new_token(request: Request) -> str:
+    return login_token(request.app.state.login_secret)
+
+
+def valid_token(request: Request, token: str | None) -> bool:
+    return valid_login_token(request.app.state.login_secret, token, LOGIN_FORM_LIFETIME)
 
 
 @router.get("/login")
 def login_form(request: Request, settings: Settings, next: str = "/queue") -> Response:
-    token = request.cookies.get(LOGIN_CSRF_COOKIE) or new_token()
-    return login_page(request, settings, local_path(next), token)
+    token = request.cookies.get(LOGIN_CSRF_COOKIE)
+    return login_page(
+        request, settings, local_path(next), token if valid_token(request, token) else new_token(request)
+    )
 
 
 @router.post("/login")
-def login(
+async def login(
     request: Request,
     settings: Settings,
     logins: Logins,
@@ -62,13 +82,15 @@ def login(
     """A session cookie and the page the user came for; a refused login gets a fresh form token, so that
     the next try can succeed."""
     target = local_path(next)
-    if not same(request.cookies.get(LOGIN_CSRF_COOKIE), csrf):
-        return login_page(request, settings, target, new_token(), 403, "Форма устарела: попробуйте ещё раз.")
-    outcome = logins.attempt(username, password, address)
+    cookie = request.cookies.get(LOGIN_CSRF_COOKIE)
+    if posted_from_elsewhere(request) or not same(cookie, csrf) or not valid_token(request, csrf):
+        message = "Форма устарела: попробуйте ещё раз."
+        return login_page(request, settings, target, new_token(request), 403, message)
+    outcome = await logins.attempt(username, password, address)
     if isinstance(outcome, Refusal):
-        return login_page(request, settings, target, new_token(), outcome.status_code, outcome.message)
+        return login_page(request, settings, target, new_token(request), outcome.status_code, outcome.message)
     lifetime = timedelta(hours=settings.session_hours)
-    token, _ = accounts.start_session(outcome["id"], lifetime)
+    token, _ = await run_in_threadpool(accounts.start_session, outcome["id"], lifetime)
     response = RedirectResponse(target, status_code=303)
     seconds = int(lifetime.total_seconds())
     set_cookie(

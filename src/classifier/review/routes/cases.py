@@ -5,29 +5,54 @@ refused: the expert's own, and, for a page of a shop experts confirmed, "confirm
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from classifier.common.config import ReviewSettings
 from classifier.queue import CaseStore, StaleCaseError
+from classifier.review import drafts
 from classifier.review.dependencies import FormSender, Settings, Store, current_user
 from classifier.review.highlight import highlight
+from classifier.review.navigation import Place, with_query
 from classifier.review.pages import render
 from classifier.review.routes.shops import notable
 
 MAX_ID = 2**63 - 1  # SQLite's INTEGER and PostgreSQL's BIGINT: a larger number is no case, not a server error
 SOMEONE_ELSE_DECIDED = (
     "Пока страница была открыта, другой эксперт вынес решение по этому делу. "
-    "Проверьте его решение ниже и при необходимости решите снова."
+    "Проверьте его решение ниже и при необходимости решите снова: ваш выбор и комментарий сохранены в форме."
 )
+YOU_DECIDED_ELSEWHERE = (
+    "Пока страница была открыта, вы уже вынесли другое решение по этому делу (в другой вкладке или окне). "
+    "Проверьте его ниже и при необходимости решите снова: ваш выбор и комментарий сохранены в форме."
+)
+CHOOSE_CATEGORY = "Выберите категорию нарушения: без неё подтверждение не записано."
+RESTORED = (
+    "Восстановлено решение, которое вы отправили, когда сессия истекла: оно ещё не записано. "
+    "Проверьте выбор и комментарий и отправьте снова."
+)
+SAVED = {
+    "1": "Решение сохранено.",
+    "released": "Дело освобождено: «следующее» снова предлагает его всем экспертам.",
+    "again": "Это решение уже записано: повторная отправка формы ничего не изменила.",
+}
 
 router = APIRouter(prefix="/cases", dependencies=[Depends(current_user)])
 
 
 @router.get("/{case_id}")
-def case_page(request: Request, store: Store, settings: Settings, case_id: int, saved: str = "") -> Response:
-    return case_response(request, store, settings, case_id, message="Решение сохранено." if saved else "")
+def case_page(
+    request: Request, store: Store, settings: Settings, case_id: int, saved: str = "", released: str = ""
+) -> Response:
+    place = Place.read(request.query_params)
+    draft = drafts.restored(request, case_id) if 0 < case_id <= MAX_ID else None
+    message = RESTORED if draft else SAVED.get("released" if released else saved, "")
+    response = case_response(request, store, settings, case_id, message=message, place=place, typed=draft)
+    if draft is not None:
+        drafts.forget(response, case_id)  # shown once: the form now holds it
+    return response
 
 
 @router.post("/{case_id}/decision")
@@ -41,11 +66,15 @@ def decide(
     category: Annotated[str, Form()] = "",
     comment: Annotated[str, Form()] = "",
     version: Annotated[int, Form()] = -1,
-    shown_score: Annotated[str, Form()] = "",
-    shown_model_version: Annotated[str, Form()] = "",
+    back: Annotated[str, Form()] = "",
 ) -> Response:
     """Records the decision and shows the case again (303, so that reloading posts nothing twice); a
-    refused decision shows the case page with the reason."""
+    refused decision shows the case page with the reason and the form as the expert filled it in. The
+    same form sent twice (a second press) is recognised by its version and answered "already recorded".
+    A confirmation needs a category: none is assumed (the store refuses it after the version check, so
+    that a decision made meanwhile is reported first)."""
+    place = Place.parse(back)
+    typed = {"decision": decision[:16], "category": category[:32], "comment": comment[:4000]}
     if not 0 < case_id <= MAX_ID:
         return case_response(request, store, settings, case_id)  # no such case
     try:
@@ -56,13 +85,13 @@ def decide(
             comment[:4000],
             category=category or None,
             expected_version=version,
-            shown={"score": shown_score[:32], "model_version": shown_model_version[:64]},
+            require_category=True,
         )
-    except StaleCaseError:
-        return case_response(request, store, settings, case_id, 409, SOMEONE_ELSE_DECIDED)
+    except StaleCaseError as exc:
+        return stale(request, store, settings, exc, user["username"], decision, version, place, typed)
     except ValueError as exc:
-        return case_response(request, store, settings, case_id, 400, decision_error(str(exc)))
-    return RedirectResponse(f"/cases/{case_id}?saved=1", status_code=303)
+        return case_response(request, store, settings, case_id, 400, decision_error(str(exc)), place, typed)
+    return RedirectResponse(with_query(f"/cases/{case_id}?saved=1", place.query()), status_code=303)
 
 
 @router.post("/{case_id}/mirror")
@@ -74,12 +103,12 @@ def confirm_mirror(
     case_id: int,
     shop: Annotated[int, Form()] = -1,
     version: Annotated[int, Form()] = -1,
-    shown_score: Annotated[str, Form()] = "",
-    shown_model_version: Annotated[str, Form()] = "",
+    back: Annotated[str, Form()] = "",
 ) -> Response:
     """Confirms the case as a mirror of the confirmed ``shop`` the page showed it in, in one action: the
     shop's category, a decision that names the shop; refused like the decision form on an outdated page,
     and when the case is no longer in that shop or the shop is no longer confirmed."""
+    place = Place.parse(back)
     if not 0 < case_id <= MAX_ID:
         return case_response(request, store, settings, case_id)  # no such case
     try:
@@ -88,14 +117,34 @@ def confirm_mirror(
             "confirmed",
             user["username"],
             expected_version=version,
-            shown={"score": shown_score[:32], "model_version": shown_model_version[:64]},
             shop_id=shop,
         )
-    except StaleCaseError:
-        return case_response(request, store, settings, case_id, 409, SOMEONE_ELSE_DECIDED)
+    except StaleCaseError as exc:
+        return stale(request, store, settings, exc, user["username"], "confirmed", version, place, None)
     except ValueError as exc:
-        return case_response(request, store, settings, case_id, 400, decision_error(str(exc)))
-    return RedirectResponse(f"/cases/{case_id}?saved=1", status_code=303)
+        return case_response(request, store, settings, case_id, 400, decision_error(str(exc)), place)
+    return RedirectResponse(with_query(f"/cases/{case_id}?saved=1", place.query()), status_code=303)
+
+
+def stale(
+    request: Request,
+    store: CaseStore,
+    settings: ReviewSettings,
+    exc: StaleCaseError,
+    expert: str,
+    decision: str,
+    version: int,
+    place: Place,
+    typed: dict[str, str] | None,
+) -> Response:
+    """A decision refused by the version check: "already recorded" when it repeats the latest decision
+    (the same form sent again), else the 409 page with the decision that came first and the form kept."""
+    if exc.repeats(expert, decision, version):
+        return RedirectResponse(
+            with_query(f"/cases/{exc.case_id}?saved=again", place.query()), status_code=303
+        )
+    message = YOU_DECIDED_ELSEWHERE if exc.expert == expert else SOMEONE_ELSE_DECIDED
+    return case_response(request, store, settings, exc.case_id, 409, message, place, typed)
 
 
 def case_response(
@@ -105,8 +154,11 @@ def case_response(
     case_id: int,
     status_code: int = 200,
     message: str = "",
+    place: Place | None = None,
+    typed: dict[str, str] | None = None,
 ) -> Response:
-    """The case page (404 for an unknown case), with ``message`` above the decision form."""
+    """The case page (404 for an unknown case), with ``message`` above the decision form, which shows
+    ``typed`` (decision, category, comment: what a refused decision sent) and carries ``place`` on."""
     case = store.case(case_id) if 0 < case_id <= MAX_ID else None
     if case is None:
         return render(request, "error.html", 404, message="Такого дела нет.")
@@ -124,6 +176,10 @@ def case_response(
         text_is_excerpt=not case.get("text"),
         confirmations_required=settings.confirmations_required,
         message=message,
+        claim=store.claim_of(case_id),
+        typed=typed or {},
+        back=(place or Place()).query(),
+        queue_query=urlencode((place or Place()).filters()),
     )
 
 
@@ -133,6 +189,8 @@ def decision_error(message: str) -> str:
         return "Вы уже подтвердили это дело: его должен подтвердить другой эксперт."
     if "decision must be" in message:
         return "Выберите решение."
+    if "needs a category" in message:
+        return CHOOSE_CATEGORY
     if "category must be" in message:
         return "Выберите категорию из списка."
     if "unknown case" in message:
