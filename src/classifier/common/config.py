@@ -11,6 +11,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 import yaml
 
@@ -217,6 +218,16 @@ class ReviewSettings(_Section):
     per_page: int = 50
     uncertain_limit: int = 50
     evidence_sentences: bool = True  # highlight the evidence sentences as well as the evidence words
+    time_zone: str = "Asia/Almaty"  # IANA name: the pages show times in this zone, and name it
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        try:
+            ZoneInfo(self.time_zone)
+        except (ValueError, OSError, KeyError) as exc:  # ZoneInfoNotFoundError is a KeyError
+            raise ValueError(
+                f"review.time_zone: unknown time zone {self.time_zone!r} (an IANA name such as Asia/Almaty)"
+            ) from exc
 
 
 @dataclass(frozen=True)

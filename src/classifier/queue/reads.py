@@ -13,6 +13,8 @@ from sqlalchemy import Engine, func, select
 from classifier.queue.schema import STATUSES, cases_table, decisions_table, runs_table, scores_table
 from classifier.queue.values import public
 
+DEFAULT_THRESHOLD = 0.5  # a case's model threshold when its run recorded none
+
 
 def ranked(stmt: Any) -> Any:
     """Review order: cases with a score first, by priority (then score) descending, then oldest id."""
@@ -46,7 +48,8 @@ class CaseReader:
             return [public(r) for r in conn.execute(stmt).mappings()]
 
     def case(self, case_id: int) -> dict[str, Any] | None:
-        """One case with its ``scores`` history (oldest first) and ``decisions``; None if unknown."""
+        """One case with its ``scores`` history (oldest first), ``decisions``, and the ``threshold`` of the
+        run that last scored it (at or above it the model flagged the case); None if unknown."""
         with self.engine.connect() as conn:
             row = conn.execute(select(cases_table).where(cases_table.c.id == case_id)).mappings().first()
             if row is None:
@@ -57,6 +60,9 @@ class CaseReader:
             decisions = select(decisions_table).where(d.case_id == case_id).order_by(d.decided_at, d.id)
             case["scores"] = [public(r) for r in conn.execute(history).mappings()]
             case["decisions"] = [public(r) for r in conn.execute(decisions).mappings()]
+            run = select(runs_table.c.threshold).where(runs_table.c.run_id == case["last_run_id"])
+            threshold = conn.execute(run).scalar() if case["last_run_id"] else None
+            case["threshold"] = DEFAULT_THRESHOLD if threshold is None else threshold
         return case
 
     def cluster(self, cluster_id: str) -> list[dict[str, Any]]:

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Date, and_, case, cast, exists, func, or_, select
 
-from classifier.queue.reads import ranked
+from classifier.queue.reads import DEFAULT_THRESHOLD, ranked
 from classifier.queue.schema import NEW, PENDING, cases_table, claims_table, decisions_table, runs_table
 from classifier.queue.store import CaseStore
 from classifier.queue.values import clean_text, now, public, utc
@@ -70,6 +70,16 @@ def _list_columns() -> list[Any]:
     return [cases_table.c[name] for name in LIST_COLUMNS]
 
 
+def _threshold() -> Any:
+    """The threshold of the run that last scored the case (``DEFAULT_THRESHOLD`` when unknown): the
+    model flagged the case when its score is at or above it. Selected from ``_with_runs``."""
+    return func.coalesce(runs_table.c.threshold, DEFAULT_THRESHOLD).label("threshold")
+
+
+def _with_runs() -> Any:
+    return cases_table.outerjoin(runs_table, runs_table.c.run_id == cases_table.c.last_run_id)
+
+
 def _where(stmt: Any, f: QueueFilter) -> Any:
     c = cases_table.c
     # without NUL, as everything stored (clean_text): PostgreSQL refuses it in a text parameter
@@ -102,7 +112,8 @@ def _where(stmt: Any, f: QueueFilter) -> Any:
 def find_cases(store: CaseStore, f: QueueFilter, page: int = 1, per_page: int = 50) -> Page:
     """One page of the queue, most urgent first, with the number of matching cases."""
     page = max(1, page)
-    stmt = _where(ranked(select(*_list_columns())), f).limit(per_page).offset((page - 1) * per_page)
+    listed = select(*_list_columns(), _threshold()).select_from(_with_runs())
+    stmt = _where(ranked(listed), f).limit(per_page).offset((page - 1) * per_page)
     count = _where(select(func.count()).select_from(cases_table), f)
     with store.engine.connect() as conn:
         rows = [public(r) for r in conn.execute(stmt).mappings()]
@@ -166,12 +177,12 @@ def uncertain_cases(store: CaseStore, limit: int = 50) -> list[dict[str, Any]]:
 
     The threshold is the one of the run that last scored the case (0.5 when unknown).
     """
-    c, r = cases_table.c, runs_table.c
-    threshold = func.coalesce(r.threshold, 0.5)
-    distance = func.abs(c.score - threshold)
+    c = cases_table.c
+    threshold = _threshold()
+    distance = func.abs(c.score - threshold.element)
     stmt = (
-        select(*_list_columns(), threshold.label("threshold"), distance.label("distance"))
-        .select_from(cases_table.outerjoin(runs_table, r.run_id == c.last_run_id))
+        select(*_list_columns(), threshold, distance.label("distance"))
+        .select_from(_with_runs())
         .where(c.status.in_([NEW, PENDING]), c.score.is_not(None))
         .order_by(distance, c.priority.desc().nulls_last(), c.id)
         .limit(limit)
@@ -206,7 +217,7 @@ def dashboard(store: CaseStore, days: int = 30) -> dict[str, Any]:
         select(r.model_version, func.max(r.threshold).label("threshold")).group_by(r.model_version).subquery()
     )
     # flagged by the score the model gave when the expert decided, at that model's threshold
-    flagged = case((d.score >= func.coalesce(thresholds.c.threshold, 0.5), 1), else_=0)
+    flagged = case((d.score >= func.coalesce(thresholds.c.threshold, DEFAULT_THRESHOLD), 1), else_=0)
     # the case's final status: with two confirmations required, one confirmation is not yet a verdict
     by_version = (
         select(

@@ -16,12 +16,13 @@ from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute, APIRouter
 from fastapi.staticfiles import StaticFiles
 
 from classifier.common.config import ReviewSettings, ScoreSettings
 from classifier.queue import CaseStore
 from classifier.queue.accounts import Accounts
-from classifier.review.errors import EXCEPTION_HANDLERS
+from classifier.review.errors import EXCEPTION_HANDLERS, server_errors
 from classifier.review.logins import LoginGate
 from classifier.review.routes import admin, auth, cases, dashboard, queue, shops
 from classifier.review.security import host_checker, security_headers, without_trailing_slash
@@ -66,14 +67,23 @@ def create_app(
     app.state.logins = LoginGate(app.state.accounts, settings)
 
     # the last added runs first: the headers go on every answer, the host is checked before anything else
+    app.middleware("http")(server_errors)  # the innermost: an error in a route becomes the 500 page
     app.middleware("http")(without_trailing_slash)
     app.middleware("http")(host_checker(settings.allowed_hosts))
     app.middleware("http")(security_headers)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for part in (auth, queue, cases, shops, dashboard, admin):
-        app.include_router(part.router)
-    app.add_api_route("/healthz", health)
+        app.include_router(with_head(part.router))
+    app.add_api_route("/healthz", health, methods=["GET", "HEAD"])
     return app
+
+
+def with_head(router: APIRouter) -> APIRouter:
+    """``router`` with HEAD wherever it has GET, answered as the GET (the server sends no body)."""
+    for route in router.routes:
+        if isinstance(route, APIRoute) and "GET" in route.methods:
+            route.methods.add("HEAD")
+    return router
 
 
 def health() -> dict[str, str]:

@@ -59,7 +59,7 @@ SECURITY_HEADERS = {
 async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
     try:
         response = await call_next(request)
-    except Exception:  # an error page is a page too: it gets the headers below
+    except Exception:  # errors.server_errors makes the page; this is if that failed: it gets the headers too
         log.exception("error serving %s %s", request.method, request.url.path)
         response = PlainTextResponse("Внутренняя ошибка. Попробуйте ещё раз через минуту.", status_code=500)
     for name, value in SECURITY_HEADERS.items():
