@@ -96,6 +96,14 @@ def test_add_user_refuses_bad_usernames(username: str, accounts: Accounts) -> No
     assert accounts.users() == []
 
 
+@pytest.mark.parametrize("username", ["cli", " CLI "])
+def test_no_account_may_be_named_as_the_command_line(username: str, accounts: Accounts) -> None:
+    # the audit log shows the actor "cli" as «командная строка»: an account so named would pose as it
+    with pytest.raises(ValueError, match="reserved"):
+        accounts.add_user(username, PASSWORD)
+    assert accounts.users() == []
+
+
 @pytest.mark.parametrize("password", ["", "short", "123456789", None])
 def test_add_user_refuses_short_passwords(password: str | None, accounts: Accounts) -> None:
     with pytest.raises(ValueError, match="at least 10 characters"):

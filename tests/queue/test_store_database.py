@@ -10,7 +10,8 @@ import pytest
 
 from classifier import queue
 from classifier.queue import CaseStore
-from classifier.queue.views import QueueFilter, dashboard, facets, find_cases
+from classifier.queue.dashboard import dashboard
+from classifier.queue.views import QueueFilter, facets, find_cases
 from scored_rows import scored, utc_now
 
 

@@ -99,19 +99,29 @@ def _stop(process: subprocess.Popen) -> None:
 
 @contextmanager
 def running_review_server(
-    directory: Path, db_url: str | None = None, timeout: float = STARTUP_TIMEOUT
+    directory: Path, db_url: str | None = None, timeout: float = STARTUP_TIMEOUT, review: str = ""
 ) -> Iterator[ReviewServer]:
     """The test store (at ``db_url``, default a SQLite file in ``directory``), an account added by the
-    CLI, and ``classifier review`` serving it."""
+    CLI, and ``classifier review`` serving it; ``review``: the ``review:`` section of its params file
+    (YAML lines, indented), as an admin would set it."""
     directory.mkdir(parents=True, exist_ok=True)
     db_url = db_url or f"sqlite:///{directory / 'queue.db'}"
     ids = populate(db_url)
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
+    params: tuple[str, ...] = ()  # the project's params.yaml
+    if review:
+        (directory / "params.yaml").write_text(f"review:\n{review}\n", encoding="utf-8")
+        params = ("--params", str(directory / "params.yaml"))
     log = directory / "server.log"  # a file, not a pipe: a chatty server can never block on a full pipe
     with log.open("wb") as output:
         process = subprocess.Popen(
-            [*classifier_command(), "review", "--db", db_url, "--host", "127.0.0.1", "--port", str(port)],
+            [
+                *classifier_command(),
+                *params,
+                *("review", "--db", db_url),
+                *("--host", "127.0.0.1", "--port", str(port)),
+            ],
             cwd=directory,
             stdin=subprocess.DEVNULL,
             stdout=output,

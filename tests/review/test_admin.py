@@ -28,8 +28,8 @@ def test_admin_sees_the_experts_decision_in_the_audit_log(
     assert "<td>boris</td>" in row
     assert "<td>решение</td>" in row
     assert f'<a href="/cases/{case_id}">{case_id}</a>' in row
-    assert "оценка 97%, модель v7" in row
-    assert "«проверено»" in row
+    assert "вероятность нарушения по модели 97% (версия модели 7)" in row
+    assert "комментарий: «проверено»" in row
     filtered = open_as("anna").get("/admin/audit", params={"actor": "vera"}).text
     assert f'href="/cases/{case_id}"' not in filtered
 
@@ -59,4 +59,5 @@ def test_audit_page_reads_entries_written_by_older_versions(
     store.log_audit("boris", "decision", ids["sale-1"], old_detail)
     page = open_as("anna").get("/admin/audit")
     assert page.status_code == 200
-    assert "Нарушение подтверждено (блокировать)" in page.text
+    assert "нарушение подтверждено;" in page.text
+    assert "статус дела: новое" in page.text

@@ -34,6 +34,16 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 LAPTOP = {"width": 1366, "height": 768}
+THEN_NEXT = "после решения сразу открыть следующее дело"  # the decision form's checkbox
+# the servers believe X-Forwarded-For from loopback: each context can then be a client at its own address
+TRUSTING_THE_TESTS = '  trusted_proxies: ["127.0.0.1"]'
+
+
+def client_at(address: str) -> dict[str, Any]:
+    """``new_context`` options for a browser at ``address`` (as the deployment's proxy would say)."""
+    return {"extra_http_headers": {"X-Forwarded-For": address}}
+
+
 TIMEOUT_MS = 60_000
 
 # what the hostile page's fields must never become in the DOM
@@ -63,12 +73,17 @@ def browser() -> Iterator[Browser]:
 def server(
     browser: Browser, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[ReviewServer]:
-    """``classifier review`` over the test store on each database, with the CLI-made account ``dina``.
+    """``classifier review`` over the test store on each database, with the CLI-made account ``dina``;
+    its clients' addresses are what a browser context says in ``X-Forwarded-For`` (``CLIENT_AT``), as
+    behind the TLS proxy of a deployment, so that tests can log in from several places.
 
     Depends on ``browser`` so that without Chromium the tests skip before starting a server.
     """
     folder = tmp_path_factory.mktemp("review-app")
-    with fresh_database(request.param, folder) as db_url, running_review_server(folder, db_url) as running:
+    with (
+        fresh_database(request.param, folder) as db_url,
+        running_review_server(folder, db_url, review=TRUSTING_THE_TESTS) as running,
+    ):
         yield running
 
 
@@ -77,8 +92,8 @@ def new_context(browser: Browser) -> Iterator[Any]:
     """Fresh browser contexts (own cookies) at a laptop's screen size, closed after the test."""
     contexts: list[BrowserContext] = []
 
-    def make() -> BrowserContext:
-        context = browser.new_context(viewport=LAPTOP, locale="ru-RU")
+    def make(**options: Any) -> BrowserContext:
+        context = browser.new_context(viewport=LAPTOP, locale="ru-RU", **options)
         context.set_default_timeout(TIMEOUT_MS)
         contexts.append(context)
         return context
@@ -120,12 +135,15 @@ def test_a_cli_made_user_logs_in_confirms_a_case_and_finds_it_in_the_audit_log(
     first.click()
     expect(page).to_have_url(server.url(f"/cases/{case_id}"))
     expect(page.locator("#case-status")).to_have_text("новое")
-    page.get_by_role("button", name="Нарушение подтверждено (блокировать)").click()
+    expect(page.get_by_label(THEN_NEXT)).to_be_checked()  # by default a decision opens the next case
+    page.get_by_label(THEN_NEXT).uncheck()  # this time: stay, and see it recorded
+    page.get_by_role("button", name="Подтвердить нарушение (блокировать)").click()
 
     expect(page).to_have_url(server.url(f"/cases/{case_id}?saved=1"))
+    expect(page.get_by_label(THEN_NEXT)).not_to_be_checked()  # the choice to stay holds on this page
     expect(page.get_by_role("status")).to_have_text("Решение сохранено.")
     expect(page.locator("#case-status")).to_have_text("нарушение подтверждено")
-    expect(page.locator("ul.decisions li")).to_contain_text(f"{name}: Нарушение подтверждено (блокировать)")
+    expect(page.locator("ul.decisions li")).to_contain_text(f"{name}: нарушение подтверждено")
 
     page.goto(server.url("/queue?status=confirmed"))
     expect(page.locator(f'table.cases a.open[href="/cases/{case_id}"]')).to_be_visible()
@@ -140,11 +158,12 @@ def test_a_cli_made_user_logs_in_confirms_a_case_and_finds_it_in_the_audit_log(
     cells = decisions.locator("td")
     expect(cells.nth(1)).to_have_text(name)
     expect(cells.nth(2)).to_have_text("решение")
-    expect(cells.nth(4)).to_contain_text("Нарушение подтверждено (блокировать) → нарушение подтверждено")
-    expect(cells.nth(4)).to_contain_text("(было: новое)")
+    expect(cells.nth(4)).to_contain_text("нарушение подтверждено")
+    expect(cells.nth(4)).to_contain_text("статус дела: новое → нарушение подтверждено")
     # the account itself was made by `classifier users add`, which the audit trail records too
     added = admin_page.locator("table.audit tbody tr").filter(has_text="добавлен пользователь")
-    expect(added.filter(has_text=f"username: {name}")).to_have_count(1)
+    expect(added.filter(has_text=f"учётная запись: {name}; роль: администратор")).to_have_count(1)
+    expect(added.locator("td").nth(1)).to_have_text("командная строка")  # `--by` left at its default
 
 
 def test_an_expert_confirms_a_mirror_then_the_rest_of_its_shop_at_once(
@@ -180,7 +199,7 @@ def test_an_expert_confirms_a_mirror_then_the_rest_of_its_shop_at_once(
     expect(page).to_have_url(server.url(f"/cases/{ids['sale-2']}?saved=1"))
     expect(page.locator("#case-status")).to_have_text("нарушение подтверждено")
     expect(page.locator("ul.decisions li").first).to_contain_text(
-        f"boris: Нарушение подтверждено (блокировать) (сбыт), по магазину {shop}"
+        f"boris: нарушение подтверждено (сбыт), по магазину {shop}"
     )
     expect(page.get_by_role("button", name=f"Подтвердить как зеркало магазина {shop}")).to_have_count(0)
 
@@ -206,7 +225,7 @@ def test_an_expert_confirms_a_mirror_then_the_rest_of_its_shop_at_once(
         f"дело {ids['sale-3']} https://t.me/snow_shop_example — нарушение подтверждено"
     )
     expect(result.locator("ul.skipped li")).to_contain_text(f"дело {ids['sale-5']}")
-    expect(result.locator("ul.skipped li")).to_contain_text("(vera: Нарушения нет)")
+    expect(result.locator("ul.skipped li")).to_contain_text("(vera: нарушения нет)")
     expect(page.get_by_label(f"решить дело {ids['sale-4']}")).to_be_checked()  # still undecided, shown again
     with CaseStore(server.db_url) as store:
         statuses = {r: store.case(ids[r])["status"] for r in ("sale-3", "sale-4", "sale-5")}  # type: ignore[index]

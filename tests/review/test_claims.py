@@ -53,23 +53,25 @@ def test_two_experts_pressing_next_get_different_cases_and_never_the_one_just_le
 def test_next_keeps_the_queues_filters_through_the_case_page_and_its_decision(
     open_as: Callable[..., TestClient], ids: dict[str, int]
 ) -> None:
-    boris = open_as("boris")
-    queue = boris.get("/queue?language=kk&q=blog").text
+    boris = open_as("boris")  # the Kazakh blog pages: the model flagged none of them (flagged=no)
+    queue = boris.get("/queue?language=kk&q=blog&flagged=no").text
     start = queue.split('<form class="next" method="get" action="/next">')[1].split("</form>")[0]
-    assert hidden_inputs(start) == {"language": "kk", "q": "blog"}
-    first = boris.get("/next?language=kk&q=blog")
-    assert first.headers["location"] == f"/cases/{ids['filler-59']}?language=kk&q=blog"
+    assert hidden_inputs(start) == {"language": "kk", "q": "blog", "flagged": "no"}
+    first = boris.get("/next?language=kk&q=blog&flagged=no")
+    assert first.headers["location"] == f"/cases/{ids['filler-59']}?language=kk&q=blog&flagged=no"
     page = boris.get(first.headers["location"]).text
-    assert f'href="/next?after={ids["filler-59"]}&amp;language=kk&amp;q=blog"' in page
-    assert 'href="/queue?language=kk&amp;q=blog"' in page
+    assert f'href="/next?after={ids["filler-59"]}&amp;language=kk&amp;q=blog&amp;flagged=no"' in page
+    assert 'href="/queue?language=kk&amp;q=blog&amp;flagged=no"' in page
     form = hidden_inputs(page)
-    assert form["back"] == "language=kk&amp;q=blog"  # as the page holds it; the browser sends it unescaped
+    assert (
+        form["back"] == "language=kk&amp;q=blog&amp;flagged=no"
+    )  # as the page holds it; the browser sends it unescaped
     saved = boris.post(
         f"/cases/{ids['filler-59']}/decision",
-        data={**form, "back": "language=kk&q=blog", "decision": "rejected"},
+        data={**form, "back": "language=kk&q=blog&flagged=no", "decision": "rejected"},
     )
-    assert saved.headers["location"] == f"/cases/{ids['filler-59']}?saved=1&language=kk&q=blog"
-    following = boris.get(f"/next?after={ids['filler-59']}&language=kk&q=blog")
+    assert saved.headers["location"] == f"/cases/{ids['filler-59']}?saved=1&language=kk&q=blog&flagged=no"
+    following = boris.get(f"/next?after={ids['filler-59']}&language=kk&q=blog&flagged=no")
     assert opened(following) == ids["filler-58"]  # the next Kazakh blog page, not the most urgent case
     # at the end of the filtered queue: back to it, with its filters, saying so
     end = boris.get("/next?status=unsure&language=kk")
@@ -118,10 +120,10 @@ def test_a_stale_decision_comes_back_with_the_comment_and_choices_next_to_the_ot
     response = boris.post(f"/cases/{case_id}/decision", data=typed)
     assert response.status_code == 409
     assert "другой эксперт вынес решение" in response.text
-    assert "<strong>vera</strong>: Нарушения нет" in response.text and "<q>новости</q>" in response.text
+    assert "<strong>vera</strong>: нарушения нет" in response.text and "<q>новости</q>" in response.text
     assert "Проверил: магазин тот же, контакт @snow_shop_example &lt;b&gt;</textarea>" in response.text
     assert '<option value="recruitment" selected>' in response.text
-    assert "Ваше решение не записано: «Нарушение подтверждено (блокировать)»" in response.text
+    assert "Ваше решение не записано: «Подтвердить нарушение (блокировать)»" in response.text
     assert hidden_inputs(response.text)["version"] == "1"  # sent again from here, it is recorded
     assert state(store.engine) == before
 

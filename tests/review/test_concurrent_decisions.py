@@ -75,7 +75,7 @@ def test_two_experts_posting_decisions_on_one_case_at_once_get_one_redirect_and_
     two_servers: tuple[dict[str, int], list[FastAPI], dict[str, str]],
 ) -> None:
     ids, apps, tokens = two_servers
-    experts = [("boris", "confirmed", "Нарушение подтверждено"), ("vera", "rejected", "Нарушения нет")]
+    experts = [("boris", "confirmed", "нарушение подтверждено"), ("vera", "rejected", "нарушения нет")]
     clients = []
     for (name, _, _), app in zip(experts, apps, strict=True):
         client = TestClient(app, follow_redirects=False)

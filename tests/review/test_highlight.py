@@ -1,4 +1,5 @@
-"""The case page's evidence marking: words as the model read them, contacts behind placeholders, sentences."""
+"""The case page's evidence marking: words as the model read them (disguised, spelled out, as digits),
+emoji, contacts behind placeholders, cue phrases, sentences."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from itertools import pairwise
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from classifier.review import highlight as highlight_module
 from classifier.review.highlight import Segment, highlight
+from classifier.text import normalize
 
 
 def marked(segments: list[Segment]) -> list[tuple[str, str]]:
@@ -120,6 +123,12 @@ def test_markup_in_the_text_stays_plain_text() -> None:
 # -- properties over random texts --
 
 WORDS = [
+    "К*у*р*ь*е*р",
+    "к у р ь е р",
+    "❄️",
+    "🔥",
+    "14к",
+    "14 000 тг",
     "закладки",
     "ЗАКЛАДКИ",
     "3aкладки",
@@ -131,7 +140,7 @@ WORDS = [
     "😀",
     "\u0301",
 ]
-TERMS = ["закладки", "меф", "_tg_", "_phone_", "_url_", "ok", "", "<b>"]
+TERMS = ["закладки", "меф", "_tg_", "_phone_", "_url_", "ok", "", "<b>", "курьер", "emoji_snowflake", "00к"]
 PIECES = st.one_of(
     st.sampled_from(WORDS), st.text(max_size=12), st.sampled_from([" ", ". ", "\n", "\t", "-"])
 )
@@ -194,3 +203,126 @@ def test_only_reasons_for_a_violation_are_marked_and_page_signals_never() -> Non
     ]
     assert marked(highlight(text, evidence)) == [("закладки", "закладки"), ("Пишите", "пишите")]
     assert in_sentences(highlight(text, evidence)) == "Полиция нашла закладки."
+
+
+# -- what the model read, found where the page wrote it --
+
+
+def spans(text: str, segments: list[Segment]) -> list[tuple[int, int, str]]:
+    """(start, end, term) of each marked segment, checked against the text."""
+    found, at = [], 0
+    for s in segments:
+        assert text[at : at + len(s.text)] == s.text
+        if s.term:
+            found.append((at, at + len(s.text), s.term))
+        at += len(s.text)
+    return found
+
+
+def test_spelled_out_words_are_marked_whole_at_their_place() -> None:
+    text = "Нужен К*у*р*ь*е*р, или к у р ь е р, или к.у.р.ь.е.р; курьерская служба нет"
+    found = spans(text, highlight(text, [{"term": "курьер"}]))
+    assert found == [(6, 17, "курьер"), (23, 34, "курьер"), (40, 51, "курьер")]
+    assert [text[a:b] for a, b, _ in found] == ["К*у*р*ь*е*р", "к у р ь е р", "к.у.р.ь.е.р"]
+
+
+def test_digits_and_symbols_for_letters_are_marked() -> None:
+    text = "Ищем кл@дменов. 3AКЛAДКИ и к0кс"
+    evidence = [{"term": "кладменов"}, {"term": "закладки"}, {"term": "кокс"}]
+    assert spans(text, highlight(text, evidence)) == [
+        (5, 14, "кладменов"),
+        (16, 24, "закладки"),
+        (27, 31, "кокс"),
+    ]
+
+
+def test_emoji_are_marked_with_their_variation_selector() -> None:
+    text = "Есть ❄️ и ⛄, 🔥 скидки"
+    evidence = [{"term": "emoji_snowflake", "weight": 0.8}, {"term": "emoji_fire", "weight": 0.1}]
+    assert spans(text, highlight(text, evidence)) == [
+        (5, 7, "emoji_snowflake"),  # ❄ and U+FE0F
+        (10, 11, "emoji_snowflake"),
+        (13, 14, "emoji_fire"),
+    ]
+
+
+def test_a_number_is_marked_by_its_shape() -> None:
+    # the model reads every digit 1-9 as 0: "00к" is any two-digit number with к, not "140к" or "14 000"
+    text = "Цена 14к, опт 25к, 140к, 14 000"
+    assert [text[a:b] for a, b, _ in spans(text, highlight(text, [{"term": "00к"}]))] == ["14к", "25к"]
+
+
+def test_a_cue_is_marked_as_a_phrase_with_its_digits() -> None:
+    text = "За  адрес платим. 14 000 тг за грамм, 15 000 тг за два"
+    evidence = [
+        {"term": "за адрес", "weight": 0.4, "cue": "оплата труда", "kind": "cue"},
+        {"term": "14 000 тг", "weight": 0.3, "cue": "цена", "kind": "cue"},
+    ]
+    assert spans(text, highlight(text, evidence)) == [(0, 9, "за адрес"), (18, 27, "14 000 тг")]
+
+
+def test_contacts_of_a_cue_are_marked() -> None:
+    text = "Пиши @shop_example или t.me/shop_example"
+    evidence = [{"term": "_tg_", "weight": 0.5, "cue": "контакт", "kind": "cue"}]
+    assert [text[a:b] for a, b, _ in spans(text, highlight(text, evidence))] == [
+        "@shop_example",
+        "t.me/shop_example",
+    ]
+
+
+def test_terms_absent_from_the_text_mark_nothing() -> None:
+    evidence = [
+        {"term": "emoji_snowflake"},
+        {"term": "emoji_no_such_emoji"},
+        {"term": "_wallet_"},
+        {"term": "00к"},
+        {"term": "за адрес", "cue": "оплата труда", "kind": "cue"},
+        {"term": "наркотик", "cue": "наркотик", "kind": "cue"},
+        {"term": "emoji_", "kind": "cue"},
+        {"term": "...", "kind": "cue"},
+    ]
+    assert marked(highlight("Обычный текст без признаков: 1 2 3.", evidence)) == []
+
+
+def test_a_word_reason_is_one_word_of_the_model() -> None:
+    # a term that is not one token (markup, several words) is no word the model read: nothing is marked,
+    # even where the page contains it, so the page's markup cannot depend on such a term
+    text = "Пиши: <b>закладки</b> и обычный текст"
+    evidence = [{"term": "<b>закладки</b>", "weight": 1}, {"term": "обычный текст", "weight": 1}]
+    assert marked(highlight(text, evidence)) == []
+
+
+def test_the_stronger_reason_names_a_span_two_share() -> None:
+    text = "Оплата за адрес"
+    evidence = [
+        {"term": "адрес", "weight": 0.2},
+        {"term": "за адрес", "weight": 0.9, "cue": "оплата труда", "kind": "cue"},
+    ]
+    assert marked(highlight(text, evidence)) == [("за адрес", "за адрес")]
+
+
+def test_a_long_page_is_read_in_one_pass() -> None:
+    # every word of a 60,000-character page read once: a quadratic scan would take minutes here
+    line = "К*у*р*ь*е*р ❄️ 14к @shop_example закладки.\n"
+    copies = 60_000 // len(line)
+    evidence = [{"term": t} for t in ("курьер", "emoji_snowflake", "00к", "_tg_", "закладки")]
+    segments = highlight(line * copies, evidence)
+    assert "".join(s.text for s in segments) == line * copies
+    assert len(marked(segments)) == 5 * copies
+
+
+def test_spelled_out_words_are_found_as_normalisation_joins_them() -> None:
+    assert highlight_module._SPELLED.pattern == normalize._SPELLED.pattern  # a copy: the two must agree
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(
+        alphabet="абвгдеёжзийклмнопрстуфхцчшщъыьэюяәғқңөұүһіАБВЁЖЗӘҒҚІabcdekmnopxyzABCEKMOPXYZ", min_size=1
+    )
+)
+def test_a_plain_word_reads_as_normalisation_reads_it(word: str) -> None:
+    # the shortcut for words of one script skips normalisation: it must read them as normalisation does
+    if highlight_module._PLAIN.fullmatch(word.casefold()):
+        normalised = normalize.normalize_text(word, placeholders=False)
+        assert highlight_module._word_tokens(word) == tuple(normalised.split())

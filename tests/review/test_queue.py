@@ -31,16 +31,17 @@ def test_queue_paginates_with_per_page_from_settings(
     make_app: Callable[..., FastAPI], open_as: Callable[..., TestClient], ids: dict[str, int]
 ) -> None:
     client = open_as("boris", on=make_app(per_page=5))
-    first = client.get("/queue").text
-    second = client.get("/queue", params={"page": 2}).text
+    first = client.get("/queue", params={"status": "all"}).text
+    second = client.get("/queue", params={"status": "all", "page": 2}).text
     assert listed(first, ids) == ["hostile-1", "sale-1", "sale-2", "sale-3", "recruit-1"]
     assert listed(second, ids) == ["near-1", "near-2", "news-1", "filler-59", "filler-58"]
     assert f"Найдено дел: {ALL_CASES}. Страница 2 из 14." in second
     assert '<td class="num">6</td>' in second  # numbering goes on from the first page
     assert "page=3" in second and "page=1" in second
-    last = client.get("/queue", params={"page": 14}).text
+    last = client.get("/queue", params={"status": "all", "page": 14}).text
     assert listed(last, ids)[-1] == "broken-1"
-    assert listed(client.get("/queue", params={"page": 0}).text, ids) == listed(first, ids)
+    zeroth = client.get("/queue", params={"status": "all", "page": 0}).text
+    assert listed(zeroth, ids) == listed(first, ids)
 
 
 def test_queue_filters_by_status(
@@ -64,7 +65,9 @@ def test_queue_shows_open_cases_for_an_unknown_status(
     for status in ("bogus", "' OR 1=1 --", ""):
         response = client.get("/queue", params={"status": status})
         assert response.status_code == 200
-        assert total(response.text) == ALL_CASES - 1
+        # the default queue: the open cases the model flagged (hostile-1, sale-2, sale-3, recruit-1,
+        # near-1) and the one it could not score (broken-1); see test_queue_views.py
+        assert total(response.text) == 6
         assert "sale-1" not in listed(response.text, ids)
         assert '<option value="open" selected>' in response.text
 

@@ -37,8 +37,8 @@ def test_percentages_keep_one_decimal_near_the_ends(share: float | None, shown: 
 def test_queue_rows_say_whether_the_model_flagged_the_case(
     view_as: Callable[..., TestClient], ids: dict[str, int]
 ) -> None:
-    html = view_as("boris").get("/queue", params={"status": ""}).text
-    assert "<th>Вероятность нарушения</th>" in html and "Уверенность" not in html
+    html = view_as("boris").get("/queue", params={"flagged": "all"}).text  # near-2 is cleared
+    assert ">Вероятность нарушения</a></th>" in html and "Уверенность" not in html
     flagged, cleared = (
         row_of(html, ids["sale-1"]),
         row_of(html, ids["near-2"]),

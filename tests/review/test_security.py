@@ -57,6 +57,7 @@ from review.cases import (
     PEOPLE,
     SCORED_AT,
     TEST_HOSTS,
+    THRESHOLD,
     USERS,
     Template,
     review_rows,
@@ -587,7 +588,8 @@ def test_get_requests_change_nothing(
     """The app logs no views, so every GET leaves every table as it was, the audit log included; the one
     exception is GET /queue/next, which claims the case it opens for whoever asked (``_but_claims``)."""
     engine = shared_app.state.store.engine
-    before = _but_claims(state(engine))
+    full = state(engine)
+    before = _but_claims(full)
     actions = {**SAMPLE_FORM, "csrf": template.sessions["boris"][1]}  # a decision, sent the wrong way
     for who in (None, "boris", "anna"):
         client = view_as(who)
@@ -597,6 +599,7 @@ def test_get_requests_change_nothing(
                 response = client.request(method, path, params=actions)
                 assert response.status_code < 500, (who, method, path)
     assert _but_claims(state(engine)) == before
+    _only_exports(shared_app.state.store, full)
     assert view_as("boris").get("/queue").status_code == 200  # GET /logout ended nothing
 
 
@@ -673,7 +676,8 @@ def _pages(client: TestClient, first: str, pattern: str) -> list[str]:
 
 STORED_PAGES = {  # the pages of each kind, as anna sees them: together they show every payload
     "queue": lambda c: _pages(c, "/queue?status=all", r"Страница 1 из (\d+)\."),
-    "default queue": lambda c: _pages(c, "/queue?status=open", r"Страница 1 из (\d+)\."),
+    # the open cases, flagged and cleared: the default queue lists those the model flagged
+    "default queue": lambda c: _pages(c, "/queue?status=open&flagged=all", r"Страница 1 из (\d+)\."),
     "uncertain": lambda c: ["/uncertain"],
     "dashboard": lambda c: ["/dashboard"],
     "audit": lambda c: _pages(c, "/admin/audit?actor=", r"Страница 1 из (\d+)\."),
@@ -799,7 +803,10 @@ def test_reflected_payloads_render_inert(
                 assert "window.__pwned=&#34;query&#34;" in response.text, (url, params)
                 assert_inert(response.text)
             baselines = [
-                Markup(_fetch(harmless, *request(w)).text) for w in (HARMLESS[0], "ничего такого нет")
+                # HARMLESS[0]'s case scores under the threshold, HARMLESS[-1]'s over it: the default
+                # queue (what the model flagged) lists it, as it lists the payloads' flagged cases
+                Markup(_fetch(harmless, *request(w)).text)
+                for w in (HARMLESS[0], HARMLESS[-1], "ничего такого нет")
             ]
             for payload in PAYLOADS[len(reflected) % 2 :: 2] if shown_back else PAYLOADS[::12]:
                 url, params = request(payload)
@@ -810,7 +817,9 @@ def test_reflected_payloads_render_inert(
                     continue
                 markup, found = inertness(response, baselines, exact=False)
                 problems += [f"{where}: {p}" for p in found]
-                if any("<" in p and p in response.text for p in PAYLOADS):
+                # a CSV attachment (nosniff) is no page: its cells are the stored text as it is
+                html = "text/html" in response.headers.get("content-type", "")
+                if html and any("<" in p and p in response.text for p in PAYLOADS):
                     problems.append(f"{where}: a payload raw in the response")
                 typed = params.get(name, "")
                 back = [markup.text, *(v for _, attrs in markup.elements for _, v in attrs)]
@@ -855,16 +864,33 @@ QUERY_EXPECTATIONS = {
     ("/queue", "q"): "search",
     ("/queue", "page"): "number",
     ("/queue", "end"): "default",  # says the filtered queue has no case left for "next"
+    ("/queue", "decided"): "number",  # says the decision on that case was recorded
+    ("/queue", "flagged"): "default",
+    ("/queue", "seen_from"): "default",  # a date the queue cannot read: said on the page, and left out
+    ("/queue", "seen_to"): "default",
+    ("/queue", "expert"): "none",
+    ("/queue", "sort"): "default",
+    ("/queue", "order"): "default",
     ("/second-look", "page"): "number",
     ("/admin/claims", "released"): "default",
     ("/cases/{case_id}", "released"): "default",
     ("/admin/audit", "actor"): "none",
     ("/admin/audit", "action"): "none",
     ("/admin/audit", "page"): "number",
+    ("/admin/audit.csv", "actor"): "none",
+    ("/admin/audit.csv", "action"): "none",
     ("/login", "next"): "next",
     ("/next", "after"): "number",
+    ("/next", "decided"): "number",
+    ("/cases/{case_id}", "decided"): "number",
     ("/cases/{case_id}", "saved"): "default",
     ("/shops/{shop_id}", "page"): "number",
+}
+# the queue's CSV export reads the queue's filters as the page does (``_view`` reads its rows)
+QUERY_EXPECTATIONS |= {
+    ("/admin/queue.csv", name): kind
+    for (path, name), kind in list(QUERY_EXPECTATIONS.items())
+    if path == "/queue" and name not in ("page", "end")
 }
 
 
@@ -875,8 +901,14 @@ def _view(e: Endpoint, response: Any) -> tuple[int, Any]:
         return response.status_code, response.headers.get("location")
     if e.path in ("/queue", "/second-look"):
         return 200, (number(r"Найдено дел: (\d+)\.", html), listed_case_ids(html))
+    if e.path == "/admin/queue.csv":  # every case of the queue, a row each, its id first
+        ids = [int(row.split(";")[0]) for row in html.lstrip("\ufeff").splitlines()[1:]]
+        return 200, (len(ids), ids)
     if e.path == "/admin/audit":
         return 200, (number(r"Записей: (\d+)\.", html), [])
+    if e.path == "/admin/audit.csv":  # the entries, a row each
+        rows = html.lstrip("\ufeff").splitlines()[1:]
+        return 200, (len(rows), [])
     if e.path == "/shops/{shop_id}":
         return 200, (number(r"Ресурсов в магазине: (\d+)\.", html), listed_case_ids(html))
     if e.path == "/login":
@@ -885,13 +917,14 @@ def _view(e: Endpoint, response: Any) -> tuple[int, Any]:
 
 
 def _searched(store: CaseStore, value: str) -> int:
-    """How many open cases a plain, case-insensitive substring search for ``value`` finds."""
+    """How many cases of the default queue (open, and flagged by the model or never scored) a plain,
+    case-insensitive substring search for ``value`` finds."""
     needle = clean_text(value).strip()[:200].lower()
     fields = ("url", "title", "excerpt")
     return sum(
         any(needle in (case[f] or "").lower() for f in fields)
         for case in store.cases(limit=10_000)
-        if case["status"] in ("new", "pending")
+        if case["status"] in ("new", "pending") and (case["score"] is None or case["score"] >= THRESHOLD)
     )
 
 
@@ -903,6 +936,8 @@ def _as_expected(
     if kind == "number":  # a page of the default view, a case to open, or 400 for what is no integer
         if status == 400 or (status == 303 and urlsplit(shown).path.startswith("/cases/")):
             return True
+        if status == 200 and not isinstance(shown, tuple):  # a page that is no list: as by default
+            return view == default
         return status == 200 and set(shown[1]) <= open_ids and shown[0] == default[1][0]
     if kind == "none":  # NUL alone is stripped, as from stored text: then nothing is filtered
         return (status == 200 and shown[0] == 0) or (not clean_text(value) and view == default)
@@ -945,12 +980,21 @@ def test_sql_injection_in_query_parameters_is_harmless(
                     problems.append(f"{where}: {view[0]}, {str(view[1])[:80]}")
     assert not problems, "\n".join(problems[:30])
     assert _but_claims(state(store.engine, catalogue=True)) == _but_claims(before)
+    _only_exports(store, before)
 
 
 def _but_claims(found: dict) -> dict:
     """The state without the claims: "next" (GET /queue/next) claims the case it opens, for the expert
-    who asked, for a while: a soft, expiring hold (tests/queue/test_case_claims.py), never a decision."""
-    return {name: value for name, value in found.items() if name != "claims"}
+    who asked, for a while: a soft, expiring hold (tests/queue/test_case_claims.py), never a decision;
+    nor the audit log, where an admin's CSV export (GET /admin/*.csv) records itself (``_only_exports``)."""
+    return {k: v for k, v in found.items() if k not in ("claims", "audit_log", "last audit entry")}
+
+
+def _only_exports(store: CaseStore, before: dict) -> None:
+    """What the audit log gained since ``before`` (a ``state``) is admins' exports, and nothing else."""
+    last = before["last audit entry"][0][0] or 0
+    new = [(e["actor"], e["action"]) for e in store.audit_log(10_000) if e["id"] > last]
+    assert set(new) <= {("anna", "export"), ("anna", "export_audit")}, new
 
 
 def test_sql_injection_in_path_parameters_is_harmless(
@@ -997,8 +1041,9 @@ def test_sql_injection_in_form_fields_is_stored_as_text(
                 comments.append(clean_text(value)[:4000])
     after = state(engine, catalogue=True)
     saved = after["decisions"] - before["decisions"]
-    # the comment, shown_* and back (the queue's place, see review/navigation.py) fields take any text
-    takes_text = {"comment", "shown_score", "shown_model_version", "back"} & set(decide.form)
+    # the comment, shown_* and back (the queue's place, see review/navigation.py) fields take any text, and
+    # so does "then": anything but "next" shows the case again
+    takes_text = {"comment", "shown_score", "shown_model_version", "back", "then"} & set(decide.form)
     assert saved == len(takes_text) * len(SQL_INJECTION)
     assert after["tables"] == before["tables"]
     grown = {t: after[t] - before[t] for t in before["tables"] if after[t] != before[t]}

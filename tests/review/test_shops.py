@@ -160,7 +160,7 @@ def test_a_shops_undecided_pages_are_decided_at_once_and_a_page_decided_meanwhil
     result = " ".join(Markup(response.text.split('id="shop-result"')[1].split("</section>")[0]).text.split())
     assert f"Решено (1) дело {ids['sale-2']} https://snow-mirror.example/ — нарушение подтверждено" in result
     assert f"Пропущено (1) дело {ids['sale-3']}" in result
-    assert "по этому ресурсу вынесено решение (vera: Нарушения нет)" in result
+    assert "по этому ресурсу вынесено решение (vera: нарушения нет)" in result
     statuses = {r: store.case(ids[r])["status"] for r in SALE_CLUSTER}  # type: ignore[index]
     assert statuses == {"sale-1": "confirmed", "sale-2": "confirmed", "sale-3": "rejected"}
     entries = [e for e in audits(store, "decision") if e["actor"] == "boris"]

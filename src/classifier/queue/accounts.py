@@ -34,6 +34,7 @@ from classifier.queue.values import clean_text, now, public, utc
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.\-]{1,63}$")
 NOBODY = "?"  # the actor of a failed or refused login: no one has shown who they are
+COMMAND_LINE = "cli"  # the actor of a change made at the server (``--by`` left at its default)
 IDLE_WRITE_STEP = timedelta(minutes=1)  # a session's idle deadline is moved at most once a minute
 _HASHER = PasswordHasher()
 
@@ -83,13 +84,15 @@ class Accounts:
     # -- users --
 
     def add_user(
-        self, username: str, password: str, role: str = "expert", created_by: str = "cli"
+        self, username: str, password: str, role: str = "expert", created_by: str = COMMAND_LINE
     ) -> dict[str, Any]:
         username = username.strip().lower()
         if not USERNAME.match(username):
             raise ValueError(
                 "a username is 2-64 characters: latin letters, digits, '.', '_' or '-', starting with a letter or digit"
             )
+        if username == COMMAND_LINE:  # the audit log names it «командная строка»: no account may pose as it
+            raise ValueError(f"{COMMAND_LINE!r} is reserved for changes made from the command line")
         if role not in ROLES:
             raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
         _check_password(password)
@@ -109,13 +112,13 @@ class Accounts:
         self.store.log_audit(created_by, "user_added", detail={"username": username, "role": role})
         return self.user(user_id)
 
-    def set_password(self, username: str, password: str, actor: str = "cli") -> None:
+    def set_password(self, username: str, password: str, actor: str = COMMAND_LINE) -> None:
         _check_password(password)
         self._update(username, password_hash=_HASHER.hash(password))
         self.end_sessions(username)
         self.store.log_audit(actor, "password_changed", detail={"username": username})
 
-    def set_active(self, username: str, active: bool, actor: str = "cli") -> None:
+    def set_active(self, username: str, active: bool, actor: str = COMMAND_LINE) -> None:
         self._update(username, active=active)
         if not active:
             self.end_sessions(username)

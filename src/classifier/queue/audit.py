@@ -38,11 +38,20 @@ class AuditTrail:
         conn.execute(audit_table.insert().values(values))
 
     def entries(
-        self, limit: int = 100, offset: int = 0, *, actor: str | None = None, action: str | None = None
+        self,
+        limit: int = 100,
+        offset: int = 0,
+        *,
+        actor: str | None = None,
+        action: str | None = None,
+        before_id: int | None = None,
     ) -> list[dict[str, Any]]:
-        """Audit entries, newest first, optionally of one actor or one action."""
+        """Audit entries, newest first, optionally of one actor or one action, and older than the entry
+        ``before_id`` (to read the whole log in pieces that later entries do not shift)."""
         a = audit_table.c
         stmt = select(audit_table).order_by(a.id.desc()).limit(limit).offset(offset)
+        if before_id is not None:
+            stmt = stmt.where(a.id < before_id)
         if actor:
             stmt = stmt.where(a.actor == clean_text(actor))
         if action:

@@ -3,17 +3,26 @@ it), the uncertain cases, the dashboard. Every filter value is a bound parameter
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Date, and_, case, cast, exists, func, or_, select
+from sqlalchemy import Connection, and_, case, exists, func, or_, select
 
+from classifier.common.batching import batched
 from classifier.queue.reads import DEFAULT_THRESHOLD, ranked
-from classifier.queue.schema import NEW, PENDING, cases_table, claims_table, decisions_table, runs_table
+from classifier.queue.schema import (
+    NEW,
+    PENDING,
+    STATUSES,
+    cases_table,
+    claims_table,
+    decisions_table,
+    runs_table,
+)
 from classifier.queue.store import CaseStore
-from classifier.queue.values import clean_text, now, public, utc
+from classifier.queue.values import IN_LIST_LIMIT, clean_text, now, public
 
 # The queue lists these columns; the text stays on the case page.
 LIST_COLUMNS = (
@@ -41,17 +50,28 @@ SEARCH_CHARS = 200
 NEXT_CANDIDATES = 20  # cases "next" tries to claim per look at the queue
 NEXT_LOOKS = 3  # looks at the queue before "next" gives up (only concurrent experts can exhaust one)
 OPEN = "open"  # the queue's default: new cases and those waiting for a second confirmation
+FLAGGED = "yes"  # the model flagged the case, or could not score it (see ``_flag_filter``)
+CLEARED = "no"  # scored below its model's threshold
+# the columns the queue can be sorted by (``find_cases``); "" is the review order (``ranked``)
+SORTS = ("score", "first_seen", "last_seen", "copies", "status")
 
 
 @dataclass(frozen=True)
 class QueueFilter:
-    """What the expert asked the queue for; empty values filter nothing; status ``open`` is new or pending."""
+    """What the expert asked the queue for; empty values filter nothing; status ``open`` is new or pending.
+
+    ``flagged``: FLAGGED or CLEARED (see ``_flag_filter``); ``seen_from`` and ``seen_before``: first seen
+    at or after, and before, these moments; ``expert``: cases with a decision of that expert's."""
 
     status: str = ""
     language: str = ""
     category: str = ""
     min_score: float | None = None
     search: str = ""
+    flagged: str = ""
+    seen_from: datetime | None = None
+    seen_before: datetime | None = None
+    expert: str = ""
 
 
 @dataclass(frozen=True)
@@ -60,6 +80,7 @@ class Page:
     total: int
     page: int
     per_page: int
+    asked: int = 1  # the page asked for: beyond the last one, ``page`` is the last
 
     @property
     def pages(self) -> int:
@@ -80,10 +101,36 @@ def _with_runs() -> Any:
     return cases_table.outerjoin(runs_table, runs_table.c.run_id == cases_table.c.last_run_id)
 
 
+def _case_threshold() -> Any:
+    """``_threshold`` as a subquery of the case row, for statements without ``_with_runs``."""
+    run = runs_table.alias("flag_run")
+    found = select(run.c.threshold).where(run.c.run_id == cases_table.c.last_run_id).correlate(cases_table)
+    return func.coalesce(found.scalar_subquery(), DEFAULT_THRESHOLD)
+
+
+def _flag_filter(flagged: str) -> Any:
+    """FLAGGED: scored at or above the threshold, or never scored. A case the model could not score (an
+    error) stays with the flagged ones: nothing has cleared it, and only an expert can look at it."""
+    c = cases_table.c
+    if flagged == CLEARED:
+        return c.score < _case_threshold()
+    return or_(c.score.is_(None), c.score >= _case_threshold())
+
+
 def _where(stmt: Any, f: QueueFilter) -> Any:
     c = cases_table.c
     # without NUL, as everything stored (clean_text): PostgreSQL refuses it in a text parameter
     status, language, category, search = map(clean_text, (f.status, f.language, f.category, f.search))
+    expert = clean_text(f.expert)
+    if f.flagged in (FLAGGED, CLEARED):
+        stmt = stmt.where(_flag_filter(f.flagged))
+    if f.seen_from is not None:
+        stmt = stmt.where(c.first_seen >= f.seen_from)
+    if f.seen_before is not None:
+        stmt = stmt.where(c.first_seen < f.seen_before)
+    if expert:
+        d = decisions_table.c
+        stmt = stmt.where(exists().where(d.case_id == c.id, d.expert == expert))
     if status == OPEN:
         stmt = stmt.where(c.status.in_([NEW, PENDING]))
     elif status:
@@ -109,16 +156,86 @@ def _where(stmt: Any, f: QueueFilter) -> Any:
     return stmt
 
 
-def find_cases(store: CaseStore, f: QueueFilter, page: int = 1, per_page: int = 50) -> Page:
-    """One page of the queue, most urgent first, with the number of matching cases."""
-    page = max(1, page)
+def _ordered(stmt: Any, sort: str, descending: bool) -> Any:
+    """By a column of ``SORTS`` (missing scores last either way), then in review order; else review order."""
+    c = cases_table.c
+    status_rank = case({s: i for i, s in enumerate(STATUSES)}, value=c.status, else_=len(STATUSES))
+    columns = {
+        "score": c.score,
+        "first_seen": c.first_seen,
+        "last_seen": c.last_seen,
+        "copies": c.cluster_size,
+        "status": status_rank,  # as a case goes: new, pending, then the decisions
+    }
+    if sort not in columns:
+        return ranked(stmt)
+    key = columns[sort].desc() if descending else columns[sort].asc()
+    return ranked(stmt.order_by(key.nulls_last()))
+
+
+def count_cases(store: CaseStore, f: QueueFilter) -> int:
+    with store.engine.connect() as conn:
+        return conn.execute(_where(select(func.count()).select_from(cases_table), f)).scalar_one()
+
+
+def status_counts(store: CaseStore, f: QueueFilter) -> dict[str, int]:
+    """Cases by status among those the filter's other conditions select; every status is present."""
+    c = cases_table.c
+    stmt = _where(select(c.status, func.count()).group_by(c.status), replace(f, status=""))
+    with store.engine.connect() as conn:
+        found = {status: n for status, n in conn.execute(stmt)}
+    return {**dict.fromkeys(STATUSES, 0), **found}
+
+
+def find_cases(
+    store: CaseStore,
+    f: QueueFilter,
+    page: int = 1,
+    per_page: int = 50,
+    *,
+    sort: str = "",
+    descending: bool = False,
+) -> Page:
+    """One page of the queue, most urgent first (or by ``sort``), with the number of matching cases and
+    each case's latest decision (``last_decision``, ``last_expert``, ``last_decided_at``). A page beyond
+    the last is the last: an empty table would look like an empty queue."""
+    asked = max(1, page)
+    total = count_cases(store, f)
+    page = min(asked, max(1, -(-total // per_page)))
     listed = select(*_list_columns(), _threshold()).select_from(_with_runs())
-    stmt = _where(ranked(listed), f).limit(per_page).offset((page - 1) * per_page)
-    count = _where(select(func.count()).select_from(cases_table), f)
+    stmt = _where(_ordered(listed, sort, descending), f).limit(per_page).offset((page - 1) * per_page)
     with store.engine.connect() as conn:
         rows = [public(r) for r in conn.execute(stmt).mappings()]
-        total = conn.execute(count).scalar_one()
-    return Page(rows, total, page, per_page)
+        _add_last_decisions(conn, rows)
+    return Page(rows, total, page, per_page, asked)
+
+
+def queue_rows(store: CaseStore, f: QueueFilter, *, sort: str = "", descending: bool = False) -> list[Any]:
+    """Every case the filter selects, in the queue's order, with its threshold and latest decision (the
+    queue's CSV export)."""
+    listed = select(*_list_columns(), _threshold()).select_from(_with_runs())
+    with store.engine.connect() as conn:
+        rows = [public(r) for r in conn.execute(_where(_ordered(listed, sort, descending), f)).mappings()]
+        _add_last_decisions(conn, rows)
+    return rows
+
+
+def _add_last_decisions(conn: Connection, rows: Iterable[dict[str, Any]]) -> None:
+    """Each row's latest decision: what it was, by whom and when (None when no expert has decided)."""
+    d = decisions_table.c
+    by_case = {row["id"]: row for row in rows}
+    for row in by_case.values():
+        row.update(last_decision=None, last_expert=None, last_decided_at=None)
+    for chunk in batched(sorted(by_case), IN_LIST_LIMIT):
+        latest = select(func.max(d.id)).where(d.case_id.in_(chunk)).group_by(d.case_id)
+        stmt = select(d.case_id, d.decision, d.expert, d.decided_at).where(d.id.in_(latest))
+        for found in conn.execute(stmt).mappings():
+            decision = public(found)
+            by_case[found["case_id"]].update(
+                last_decision=decision["decision"],
+                last_expert=decision["expert"],
+                last_decided_at=decision["decided_at"],
+            )
 
 
 def next_case(
@@ -172,6 +289,13 @@ def facets(store: CaseStore) -> dict[str, list[str]]:
     return {"languages": languages, "categories": categories}
 
 
+def decided_experts(store: CaseStore) -> list[str]:
+    """The experts who decided anything, for the queue's expert filter."""
+    d = decisions_table.c
+    with store.engine.connect() as conn:
+        return [v for (v,) in conn.execute(select(d.expert).distinct().order_by(d.expert)) if v]
+
+
 def uncertain_cases(store: CaseStore, limit: int = 50) -> list[dict[str, Any]]:
     """Undecided cases whose score is nearest their model's threshold: the most useful to label.
 
@@ -189,81 +313,3 @@ def uncertain_cases(store: CaseStore, limit: int = 50) -> list[dict[str, Any]]:
     )
     with store.engine.connect() as conn:
         return [public(row) for row in conn.execute(stmt).mappings()]
-
-
-def dashboard(store: CaseStore, days: int = 30) -> dict[str, Any]:
-    """Decisions per day, the backlog, and the model's precision as the experts measured it.
-
-    Precision of a model version = confirmed / (confirmed + rejected) among the cases it flagged
-    (score at or above its threshold when the expert decided), from each case's latest decision.
-    """
-    c, d, r = cases_table.c, decisions_table.c, runs_table.c
-    since = now() - timedelta(days=days)
-    # SQLite keeps times as text: date() reads it; CAST AS DATE would read the year as a number
-    day = (
-        func.date(d.decided_at)
-        if store.dialect == "sqlite"
-        else cast(func.timezone("UTC", d.decided_at), Date)
-    )
-    per_day = (
-        # cases, not rows: a case confirmed by two experts is one confirmed case that day
-        select(day.label("day"), d.decision, func.count(d.case_id.distinct()).label("n"))
-        .where(d.decided_at >= since)
-        .group_by(day, d.decision)
-        .order_by(day)
-    )
-    latest = select(d.case_id, func.max(d.id).label("decision_id")).group_by(d.case_id).subquery()
-    thresholds = (
-        select(r.model_version, func.max(r.threshold).label("threshold")).group_by(r.model_version).subquery()
-    )
-    # flagged by the score the model gave when the expert decided, at that model's threshold
-    flagged = case((d.score >= func.coalesce(thresholds.c.threshold, DEFAULT_THRESHOLD), 1), else_=0)
-    # the case's final status: with two confirmations required, one confirmation is not yet a verdict
-    by_version = (
-        select(
-            d.model_version,
-            func.sum(case((c.status == "confirmed", flagged), else_=0)).label("true_positives"),
-            func.sum(case((c.status == "rejected", flagged), else_=0)).label("false_positives"),
-            func.sum(case((c.status == "confirmed", 1 - flagged), else_=0)).label("missed"),
-            func.count().label("decided"),
-        )
-        .select_from(
-            decisions_table.join(latest, latest.c.decision_id == d.id)
-            .join(cases_table, c.id == d.case_id)
-            .outerjoin(thresholds, thresholds.c.model_version == d.model_version)
-        )
-        .where(c.status.in_(["confirmed", "rejected"]))
-        .group_by(d.model_version)
-        .order_by(d.model_version)
-    )
-    backlog = (
-        select(c.category, func.count().label("n"))
-        .where(c.status.in_([NEW, PENDING]))
-        .group_by(c.category)
-        # ties by name, uncategorised last: SQLite would sort NULL first, PostgreSQL last
-        .order_by(func.count().desc(), c.category.asc().nulls_last())
-    )
-    with store.engine.connect() as conn:
-        days_rows = conn.execute(per_day).all()
-        versions = [dict(row._mapping) for row in conn.execute(by_version)]
-        backlog_rows = [dict(row._mapping) for row in conn.execute(backlog)]
-        last_run = conn.execute(
-            select(r.run_id, r.started_at, r.model_version).order_by(r.started_at.desc())
-        ).first()
-    decisions_per_day: dict[str, dict[str, int]] = {}
-    for row in days_rows:
-        key = row.day.isoformat() if isinstance(row.day, date | datetime) else str(row.day)
-        decisions_per_day.setdefault(key, {})[row.decision] = row.n
-    for row in versions:
-        tp, fp = row["true_positives"] or 0, row["false_positives"] or 0
-        row["precision"] = tp / (tp + fp) if tp + fp else None
-    return {
-        "decisions_per_day": decisions_per_day,
-        "max_per_day": max((sum(v.values()) for v in decisions_per_day.values()), default=0),
-        "backlog": backlog_rows,
-        "backlog_total": sum(row["n"] for row in backlog_rows),
-        "counts": store.counts(),
-        "precision_by_version": versions,
-        "last_run": public(dict(last_run._mapping)) if last_run else None,
-        "since": utc(since).date().isoformat(),
-    }

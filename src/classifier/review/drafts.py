@@ -23,7 +23,7 @@ from fastapi.responses import Response
 DRAFT_COOKIE = "review_draft"
 DRAFT_SECONDS = 3600
 MAX_COOKIE_CHARS = 3800  # browsers keep a cookie of up to 4096 bytes, name and attributes included
-FIELDS = {"decision": 16, "category": 32, "comment": 4000}
+FIELDS = {"decision": 16, "category": 32, "comment": 4000, "then": 8}
 
 
 def typed_fields(values: object) -> dict[str, str]:

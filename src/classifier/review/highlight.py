@@ -1,9 +1,13 @@
 """The case page's text with the model's evidence marked, as plain segments for the template to escape.
 
 The evidence names words as the model read them: lower-cased and de-obfuscated ("закладки" for
-"ЗАКЛАДКИ" or "3aкладки"), contacts as placeholders (``_tg_``). So each word of the original text is
-normalised the same way before it is compared, and placeholders mark the contacts they stand for.
-Nothing here produces markup: the template wraps marked segments, and Jinja escapes every character.
+"ЗАКЛАДКИ" or "3aкладки", "курьер" for "К*у*р*ь*е*р"), contacts as placeholders (``_tg_``), emoji as
+tokens (``emoji_snowflake``), every digit as 0 ("00к" for "14к"). So the page is read the same way,
+piece by piece with each piece's place kept: contacts, emoji, spelled-out words, then words, each
+normalised as the model's normalisation would. A word reason is one such token; a cue reason
+(``kind: cue``) is the text the cue finder found, which may be a phrase ("за адрес", "14 000 тг") and
+keeps its digits. Nothing here produces markup: the template wraps marked segments, and Jinja escapes
+every character.
 """
 
 from __future__ import annotations
@@ -15,15 +19,31 @@ from functools import lru_cache
 from typing import Any
 
 from classifier.text.contacts import PATTERNS
+from classifier.text.emoji import EMOJI_TOKENS
 from classifier.text.normalize import PLACEHOLDERS, normalize_text
-from classifier.text.words import tokenize
 
 # Python's \w covers Cyrillic, Kazakh and the styled "math" letters sellers use; digits and
-# look-alike symbols inside a word (3aклaдки) stay part of it.
+# look-alike symbols inside a word (3aклaдки, кл@дмен) stay part of it.
 _WORD = re.compile(r"[\w@$€]+(?:[.\-'’][\w]+)*")
-_PLACEHOLDER_KINDS: dict[str, list[str]] = {}
-for _kind, _token in PLACEHOLDERS.items():
-    _PLACEHOLDER_KINDS.setdefault(_token.strip(), []).append(_kind)
+# The emoji the model reads as tokens, with the variation selector that often follows (❄️ is ❄ U+FE0F).
+_EMOJI = re.compile("([" + "".join(re.escape(e) for e in EMOJI_TOKENS) + "])\ufe0f?")
+# Letters spelled out with one repeated separator (К*у*р*ь*е*р, к у р ь е р, к.у.р.ь.е.р): the pattern
+# normalisation joins (normalize._SPELLED); a word-by-word reading would see single letters.
+_SPELLED = re.compile(r"(?<![^\W\d_])[^\W\d_]([.\-_*·•/ ])(?:[^\W\d_]\1)+[^\W\d_](?![^\W\d_])")
+# What a contact of each kind cannot lack: most pages have no link or e-mail, and a substring test costs
+# a fraction of a pattern's scan (normalize._CLUES does the same for the model's reading)
+_CLUES = {
+    "onion": (".onion",),
+    "telegram": ("t.me", "telegram.", "tg:"),
+    "whatsapp": ("wa.me", "whatsapp"),
+    "email": ("@",),
+    "url": ("http", "www."),
+    "handle": ("@",),
+}
+_PLAIN = re.compile(r"[a-z]+|[а-яёәғқңөұүһі]+")  # one script, letters only: normalising changes nothing
+_TOKEN = re.compile(r"\w+")
+_NONZERO_DIGIT = re.compile(r"[1-9]")
+_DIGIT = re.compile(r"\d")
 
 
 @dataclass(frozen=True)
@@ -33,24 +53,113 @@ class Segment:
     term: str = ""  # the evidence word this span is (as the model read it), "" for other text
 
 
+@dataclass(frozen=True)
+class Term:
+    """What an evidence item names, as the page's pieces are compared with it."""
+
+    term: str  # lower-cased, as the evidence gives it (Segment.term)
+    tokens: tuple[str, ...]
+    literal: bool  # digits as written (a cue's text); else by shape, every digit 1-9 read as 0
+
+
+def term_of(evidence: Mapping[str, Any]) -> Term | None:
+    """The words an evidence item names in the text, or None (a page signal, or not the model's words)."""
+    term = str(evidence.get("term") or "").lower()
+    kind = evidence.get("kind", "word")
+    if kind == "word":
+        # a word reason is one token of tokenize(); anything else is not a word the model read
+        return Term(term, (_shape(term),), False) if _TOKEN.fullmatch(term) else None
+    if kind == "cue":  # the words the cue finder found (or, found nowhere, its group's label)
+        tokens = tuple(_TOKEN.findall(term))
+        return Term(term, tokens, True) if tokens else None
+    return None
+
+
+def _shape(token: str) -> str:
+    return _NONZERO_DIGIT.sub("0", token) if _DIGIT.search(token) else token
+
+
 @lru_cache(maxsize=50_000)
-def _word_tokens(word: str) -> frozenset[str]:
-    return frozenset(tokenize(normalize_text(word, placeholders=False).lower()))
+def _word_tokens(word: str) -> tuple[str, ...]:
+    folded = word.casefold()
+    if _PLAIN.fullmatch(folded):  # most words: no disguise to undo, no normalisation to pay for
+        return (folded,)
+    return tuple(_TOKEN.findall(normalize_text(word, placeholders=False)))
 
 
-def _term_spans(text: str, terms: set[str]) -> Iterable[tuple[int, int, str]]:
-    placeholders = terms & set(_PLACEHOLDER_KINDS)
-    for term in placeholders:
-        for kind in _PLACEHOLDER_KINDS[term]:
-            for match in PATTERNS[kind].finditer(text):
-                yield match.start(), match.end(), term
-    words = terms - placeholders
-    if not words:
-        return
+def _pieces(text: str) -> list[tuple[int, int, tuple[str, ...]]]:
+    """(start, end, tokens as the model read them) for the page's contacts, emoji, spelled-out and
+    plain words, in order. Earlier kinds win where they overlap, as in normalisation: a handle is
+    ``_tg_``, not a word."""
+    taken = bytearray(len(text))
+    pieces: list[tuple[int, int, tuple[str, ...]]] = []
+
+    def take(start: int, end: int, tokens: tuple[str, ...]) -> None:
+        if tokens and not any(taken[start:end]):
+            taken[start:end] = b"\x01" * (end - start)
+            pieces.append((start, end, tokens))
+
+    folded = text.casefold()
+    for kind, token in PLACEHOLDERS.items():
+        if not any(clue in folded for clue in _CLUES.get(kind, ("",))):
+            continue
+        for match in PATTERNS[kind].finditer(text):
+            take(match.start(), match.end(), (token.strip(),))
+    for match in _EMOJI.finditer(text):
+        take(match.start(), match.end(), ("emoji_" + EMOJI_TOKENS[match.group(1)],))
+    for match in _SPELLED.finditer(text):
+        take(match.start(), match.end(), _word_tokens(match.group().replace(match.group(1), "")))
     for match in _WORD.finditer(text):
-        found = _word_tokens(match.group()) & words
-        if found:
-            yield match.start(), match.end(), min(found)
+        take(match.start(), match.end(), _word_tokens(match.group()))
+    pieces.sort()
+    return pieces
+
+
+class Found:
+    """Where each term occurs in a text: (start, end) spans of whole pieces, in order."""
+
+    def __init__(self, text: str, terms: Iterable[Term]):
+        self.text = text
+        self.spans: dict[Term, list[tuple[int, int]]] = {}
+        terms = set(terms)
+        if not terms or not text:
+            self.spans = {term: [] for term in terms}
+            return
+        literal, starts, ends = [], [], []
+        for start, end, tokens in _pieces(text):
+            for token in tokens:
+                literal.append(token)
+                starts.append(start)
+                ends.append(end)
+        lists: dict[bool, list[str]] = {False: literal}
+        indexes: dict[bool, dict[str, list[int]]] = {}
+        for term in terms:
+            by_shape = not term.literal and any(_DIGIT.search(t) for t in term.tokens)
+            if by_shape not in indexes:
+                if by_shape:
+                    lists[True] = [_shape(t) for t in literal]
+                indexes[by_shape] = _index(lists[by_shape])
+            words, n = lists[by_shape], len(term.tokens)
+            self.spans[term] = [
+                (starts[at], ends[at + n - 1])
+                for at in indexes[by_shape].get(term.tokens[0], ())
+                if n == 1 or tuple(words[at : at + n]) == term.tokens
+            ]
+
+    def forms(self, term: Term | None) -> list[str]:
+        """The distinct ways the page writes ``term``, in order, spaces collapsed ("14к", "25к")."""
+        seen: dict[str, str] = {}
+        for start, end in self.spans.get(term, ()) if term else ():
+            form = " ".join(self.text[start:end].split())
+            seen.setdefault(form.casefold(), form)
+        return list(seen.values())
+
+
+def _index(words: list[str]) -> dict[str, list[int]]:
+    positions: dict[str, list[int]] = {}
+    for at, word in enumerate(words):
+        positions.setdefault(word, []).append(at)
+    return positions
 
 
 def _sentence_spans(text: str, sentences: Iterable[str]) -> Iterable[tuple[int, int]]:
@@ -61,29 +170,48 @@ def _sentence_spans(text: str, sentences: Iterable[str]) -> Iterable[tuple[int, 
             start = text.find(sentence, start + len(sentence))
 
 
-def _marks_words(evidence: Mapping[str, Any]) -> bool:
+def marks_words(evidence: Mapping[str, Any]) -> bool:
+    """A reason for a violation that names words (page signals such as "цены: 2" name none)."""
     weight = evidence.get("weight", 1)
     positive = not isinstance(weight, int | float) or weight > 0
     return positive and evidence.get("kind", "word") in ("word", "cue")
 
 
-def highlight(text: str, evidence: Iterable[Mapping[str, Any]], sentences: bool = True) -> list[Segment]:
-    """``text`` cut into segments, each flagged as evidence word, evidence sentence, or neither."""
-    # reasons for a violation, found in the text; page signals ("цены: 2") are no words to mark
-    evidence = [e for e in evidence if isinstance(e, Mapping) and _marks_words(e)]
-    terms = {str(e.get("term") or "").lower() for e in evidence} - {""}
+def _weight(evidence: Mapping[str, Any]) -> float:
+    weight = evidence.get("weight", 0)
+    return float(weight) if isinstance(weight, int | float) else 0.0
+
+
+def highlight(
+    text: str, evidence: Iterable[Any], sentences: bool = True, found: Found | None = None
+) -> list[Segment]:
+    """``text`` cut into segments, each flagged as evidence word, evidence sentence, or neither.
+
+    ``found`` is where the evidence's terms occur (``Found``), when the caller has it already."""
+    evidence = sorted(  # the strongest reason first: it names a span two reasons share
+        (e for e in evidence if isinstance(e, Mapping) and marks_words(e)), key=lambda e: -_weight(e)
+    )
+    terms = [t for t in map(term_of, evidence) if t is not None]
+    if found is None or any(t not in found.spans for t in terms):
+        found = Found(text, terms)
     n = len(text)
     in_sentence = bytearray(n)
+    cuts = {0, n}
     if sentences:
         for start, end in _sentence_spans(text, (str(e.get("sentence") or "") for e in evidence)):
             in_sentence[start:end] = b"\x01" * (end - start)
+            cuts.update((start, end))
     term_at: list[str] = [""] * n if terms else []
-    for start, end, term in _term_spans(text, terms):
-        for i in range(start, end):
-            term_at[i] = term_at[i] or term
+    for term in terms:
+        for start, end in found.spans[term]:
+            for i in range(start, end):
+                term_at[i] = term_at[i] or term.term
+            cuts.update((start, end))
+    # a segment's flags change only where a span starts or ends: look there, not at every character
     segments: list[Segment] = []
+    bounds = sorted(cuts)
     start = 0
-    for i in range(1, n + 1):
+    for i in bounds[1:]:
         if i == n or in_sentence[i] != in_sentence[start] or (term_at and term_at[i] != term_at[start]):
             segments.append(
                 Segment(text[start:i], bool(in_sentence[start]), term_at[start] if term_at else "")

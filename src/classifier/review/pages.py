@@ -75,6 +75,8 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
     """The template ``name`` as a response; ``user`` defaults to the session's (``dependencies``)."""
     context.setdefault("user", getattr(request.state, "user", None))
     context.setdefault("message", "")
+    # how the message line reads: a refusal ("error"), something done ("done"), or a remark ("note")
+    context.setdefault("tone", "error" if status_code >= 400 else "done")
     settings = getattr(request.app.state, "settings", None)
     context.setdefault("time_zone", getattr(settings, "time_zone", DEFAULT_TIME_ZONE))
     context.setdefault("zone_note", times.zone_note(context["time_zone"]))  # «Алматы, UTC+5»

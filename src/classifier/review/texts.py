@@ -9,8 +9,13 @@ STATUS = {
     "rejected": "нарушения нет",
     "unsure": "нужна повторная проверка",
 }
-DECISION = {
-    "confirmed": "Нарушение подтверждено (блокировать)",
+DECISION = {  # a decision made, as lists and the audit log name it
+    "confirmed": "нарушение подтверждено",
+    "rejected": "нарушения нет",
+    "unsure": "нужна повторная проверка",
+}
+BUTTON = {  # the decision form's buttons; a confirmation is what gets the resource blocked
+    "confirmed": "Подтвердить нарушение (блокировать)",
     "rejected": "Нарушения нет",
     "unsure": "Нужна повторная проверка",
 }
@@ -41,6 +46,12 @@ PLACEHOLDER = {
     "_wallet_": "криптокошелёк",
     "_card_": "номер карты",
 }
+# The same, shorter, after a cue's label: «контакт: Telegram @shop» (review/evidence.py)
+CONTACT_KIND = {
+    **PLACEHOLDER,
+    "_tg_": "Telegram",
+    "_phone_": "телефон",
+}
 ACTION = {
     "decision": "решение",
     "login": "вход",
@@ -54,6 +65,32 @@ ACTION = {
     "export": "выгрузка дел",
     "export_labels": "выгрузка решений для обучения",
     "claim_released": "дело освобождено администратором",
+    "bank_import": "загрузка решённых ресурсов в базу магазинов",
+    "export_audit": "выгрузка журнала действий",
+}
+# The audit entries' details (``detail`` keys), and the actors that are no person's account
+DETAIL = {
+    "username": "учётная запись",
+    "role": "роль",
+    "ip": "адрес",
+    "wait_seconds": "ждать, секунд",
+    "expert": "эксперт",
+    "status": "статус",
+    "cases": "дел",
+    "rows": "строк",
+    "file": "файл",
+    "since": "начиная с",
+    "sha256": "контрольная сумма SHA-256",
+    "run_id": "запуск",
+    "lines": "строк в файле",
+    "imported": "загружено",
+    "already_imported": "уже были загружены",
+    "errors": "ошибок",
+    "filters": "условия",
+}
+ACTOR = {
+    "cli": "командная строка",  # `--by` left at its default by an administrator at the server
+    "?": "неизвестный (вход не удался)",  # accounts.NOBODY: a login that named no verified user
 }
 ROLE = {"expert": "эксперт", "admin": "администратор"}
 SHOP_STATUS = {  # bank.shop_status: confirmed if experts confirmed any of its pages
@@ -80,3 +117,9 @@ def label(table: dict[str, str], value: object) -> str:
     """The Russian word for a value, or the value itself when there is none."""
     text = "" if value is None else str(value)
     return table.get(text, text)
+
+
+def detail_value(key: str, value: object) -> str:
+    """An audit detail's value in words: roles and statuses translated, anything else as stored."""
+    tables = {"role": ROLE, "status": STATUS}
+    return label(tables[key], value) if key in tables else label({}, value)

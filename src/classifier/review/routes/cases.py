@@ -14,9 +14,11 @@ from classifier.common.config import ReviewSettings
 from classifier.queue import CaseStore, StaleCaseError
 from classifier.review import drafts
 from classifier.review.dependencies import FormSender, Settings, Store, current_user
+from classifier.review.evidence import reasons
 from classifier.review.highlight import highlight
 from classifier.review.navigation import Place, with_query
 from classifier.review.pages import render
+from classifier.review.routes.queue import saved_note
 from classifier.review.routes.shops import notable
 
 MAX_ID = 2**63 - 1  # SQLite's INTEGER and PostgreSQL's BIGINT: a larger number is no case, not a server error
@@ -44,11 +46,21 @@ router = APIRouter(prefix="/cases", dependencies=[Depends(current_user)])
 
 @router.get("/{case_id}")
 def case_page(
-    request: Request, store: Store, settings: Settings, case_id: int, saved: str = "", released: str = ""
+    request: Request,
+    store: Store,
+    settings: Settings,
+    case_id: int,
+    saved: str = "",
+    released: str = "",
+    decided: int = 0,
 ) -> Response:
+    """The case; ``saved``/``released``: what the expert just did here; ``decided``: the case they
+    decided before "next" brought them here."""
     place = Place.read(request.query_params)
     draft = drafts.restored(request, case_id) if 0 < case_id <= MAX_ID else None
     message = RESTORED if draft else SAVED.get("released" if released else saved, "")
+    if not message and saved_note(decided):
+        message = f"{saved_note(decided)} Это следующее нерешённое дело по тем же условиям."
     response = case_response(request, store, settings, case_id, message=message, place=place, typed=draft)
     if draft is not None:
         drafts.forget(response, case_id)  # shown once: the form now holds it
@@ -67,14 +79,21 @@ def decide(
     comment: Annotated[str, Form()] = "",
     version: Annotated[int, Form()] = -1,
     back: Annotated[str, Form()] = "",
+    then: Annotated[str, Form()] = "",
 ) -> Response:
-    """Records the decision and shows the case again (303, so that reloading posts nothing twice); a
+    """Records the decision, then opens the next case of the expert's queue (``then`` "next", the form's
+    default) or shows this case again (303 either way, so that reloading posts nothing twice); a
     refused decision shows the case page with the reason and the form as the expert filled it in. The
     same form sent twice (a second press) is recognised by its version and answered "already recorded".
     A confirmation needs a category: none is assumed (the store refuses it after the version check, so
     that a decision made meanwhile is reported first)."""
     place = Place.parse(back)
-    typed = {"decision": decision[:16], "category": category[:32], "comment": comment[:4000]}
+    typed = {
+        "decision": decision[:16],
+        "category": category[:32],
+        "comment": comment[:4000],
+        "then": then[:8],
+    }
     if not 0 < case_id <= MAX_ID:
         return case_response(request, store, settings, case_id)  # no such case
     try:
@@ -91,6 +110,9 @@ def decide(
         return stale(request, store, settings, exc, user["username"], decision, version, place, typed)
     except ValueError as exc:
         return case_response(request, store, settings, case_id, 400, decision_error(str(exc)), place, typed)
+    if then == "next":
+        following = with_query(f"/next?after={case_id}&decided={case_id}", place.query())
+        return RedirectResponse(following, status_code=303)
     return RedirectResponse(with_query(f"/cases/{case_id}?saved=1", place.query()), status_code=303)
 
 
@@ -165,14 +187,19 @@ def case_response(
     cluster = [c for c in store.cluster(case["cluster_id"]) if c["id"] != case_id]
     shop = notable(store.shop_summaries([case["shop_id"]])).get(case["shop_id"])
     text = case.get("text") or case.get("excerpt") or ""
+    shown = reasons(text, case.get("evidence") or [])  # the evidence in words, and where it occurs
+    # a restored draft is not recorded yet: it reads as a remark, not as done
+    tone = {"tone": "note"} if message == RESTORED else {}
     return render(
         request,
         "case.html",
         status_code,
+        **tone,
         case=case,
         cluster=cluster,
         shop=shop,
-        segments=highlight(text, case.get("evidence") or [], settings.evidence_sentences),
+        segments=highlight(text, case.get("evidence") or [], settings.evidence_sentences, shown.found),
+        reasons=shown,
         text_is_excerpt=not case.get("text"),
         confirmations_required=settings.confirmations_required,
         message=message,

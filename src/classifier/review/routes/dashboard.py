@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from classifier.queue.views import dashboard
+from classifier.queue.dashboard import dashboard
 from classifier.review.dependencies import Store, current_user
 from classifier.review.pages import render
 
