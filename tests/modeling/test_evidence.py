@@ -112,3 +112,17 @@ def test_the_main_driver_of_a_score_is_named_first() -> None:
     telegram = [p for p in explanation.parts if p.kind == "page" and p.term.startswith("Telegram")]
     assert [p.term for p in telegram] == ["Telegram-контакты на странице: 2"]
     assert telegram[0].cue == "страница" and telegram[0].weight > 0
+
+
+def test_a_quoted_sentence_is_never_cut_at_the_dot_of_a_number(trained_model: Pipeline) -> None:
+    # the case page shades the quoted sentence in the text: cut at "25." it would start inside a number
+    text = "Мефедрон 1.5 г — 25.000 тенге, закладка в течение часа. Пишите оператору @shop_example"
+    evidence = _evidence(trained_model, text, top_k=20)
+    quoted = {e.sentence for e in evidence if e.sentence}
+    assert quoted, evidence
+    for sentence in quoted:
+        assert not sentence.startswith(("5 г", "000")), sentence
+        assert sentence in (
+            "Мефедрон 1.5 г — 25.000 тенге, закладка в течение часа.",
+            "Пишите оператору @shop_example",
+        )

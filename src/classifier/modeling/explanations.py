@@ -43,7 +43,8 @@ from classifier.text.cues import WARNED, CueFinder, cue_label, is_place_name
 from classifier.text.normalize import normalize_text
 
 OTHER_WORDS = "прочие слова"
-_SENTENCE = re.compile(r"[^.!?\n]+[.!?]?")
+# a sentence ends at . ! ? or a line break, but not at the dot of a number ("25.000 тенге", "1.5 г")
+_SENTENCE = re.compile(r"(?:[^.!?\n]|(?<=\d)\.(?=\d))+[.!?]?")
 
 
 @dataclass(frozen=True)

@@ -74,7 +74,8 @@ class ShopBank:
                 usable = [key for (key,) in conn.execute(counted.having(func.count() <= max_cases_per_key))]
                 if usable:
                     query = select(k.match_key, k.case_id).where(k.match_key.in_(usable))
-                    pairs += conn.execute(query.order_by(k.match_key, k.case_id)).tuples().all()
+                    found = conn.execute(query.order_by(k.match_key, k.case_id))
+                    pairs += [(key, case_id) for key, case_id in found]
             if not pairs:
                 return []
             cases = self._known_cases(conn, sorted({case_id for _, case_id in pairs}))

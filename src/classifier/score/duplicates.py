@@ -96,6 +96,17 @@ def containment(jaccard: np.ndarray, size: int, sizes: np.ndarray) -> np.ndarray
     return shared / np.minimum(size, sizes)
 
 
+def copies(jaccard: np.ndarray, size: int, sizes: np.ndarray | None, settings: ScoreSettings) -> np.ndarray:
+    """The copy rule, for one text against several: similar (estimated Jaccard at least
+    ``similarity_threshold``), or, when both are long enough and their sizes are known, one contained in
+    the other (``containment_threshold``). Grouping within a run and matching the bank both use it."""
+    similar = jaccard >= settings.similarity_threshold
+    if sizes is None:
+        return similar
+    long_enough = np.minimum(size, sizes) >= MIN_CONTAINED_SHINGLES
+    return similar | (long_enough & (containment(jaccard, size, sizes) >= settings.containment_threshold))
+
+
 def contact_keys(contacts: dict[str, list[str]], settings: ScoreSettings) -> list[str]:
     """Keys of the contacts that identify a seller (``text.identifiers``), of the kinds
     ``score.link_contacts`` lists (configurable: phones are shared fakes in the demo)."""
@@ -177,12 +188,7 @@ def _link_bucket(
         size = sizes[position] if sizes else 0
         if rep_sigs:
             jaccard = (np.vstack(rep_sigs) == sig).mean(axis=1)
-            similar = jaccard >= settings.similarity_threshold
-            if sizes:
-                others = np.asarray(rep_sizes)
-                long_enough = np.minimum(size, others) >= MIN_CONTAINED_SHINGLES
-                contained = containment(jaccard, size, others) >= settings.containment_threshold
-                similar |= long_enough & contained
+            similar = copies(jaccard, size, np.asarray(rep_sizes) if sizes else None, settings)
             for index in np.flatnonzero(similar):
                 found.union(representatives[index], member)
         if len(representatives) < MAX_REPRESENTATIVES:

@@ -22,7 +22,7 @@ import numpy as np
 from classifier.common.batching import batched
 from classifier.common.config import ScoreSettings
 from classifier.score.checkpoint import Checkpoint
-from classifier.score.duplicates import MIN_CONTAINED_SHINGLES, containment, grouped
+from classifier.score.duplicates import copies, grouped
 
 CONFIRMED, REJECTED, UNDECIDED = "confirmed", "rejected", "undecided"
 _ORDER = {CONFIRMED: 0, REJECTED: 1, UNDECIDED: 2}
@@ -133,13 +133,8 @@ def _confirmed(
 
 
 def are_copies(jaccard: float, size: int, other: int, settings: ScoreSettings) -> bool:
-    """The rule of duplicate grouping (``duplicates._link_bucket``): similar, or one contained in the other."""
-    if jaccard >= settings.similarity_threshold:
-        return True
-    if min(size, other) < MIN_CONTAINED_SHINGLES:
-        return False
-    shared = containment(np.asarray([jaccard]), size, np.asarray([other]))[0]
-    return bool(shared >= settings.containment_threshold)
+    """The rule of duplicate grouping (``duplicates.copies``) for one pair of texts."""
+    return bool(copies(np.asarray([jaccard]), size, np.asarray([other]), settings)[0])
 
 
 def _match(hit: BankHit, how: str) -> Match:
