@@ -9,6 +9,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from classifier.queue import CaseStore
+from classifier.review.texts import plural
 from review.cases import ALL_CASES
 from review.helpers import decide, listed, total
 
@@ -72,3 +73,14 @@ def test_pending_cases_stay_in_the_default_queue_and_out_of_the_precision(
     row = next(r for r in dashboard.split("<tr>") if r.startswith("<td>7</td>"))
     cells = re.findall(r"<td[^>]*>([^<]*)</td>", row)
     assert cells[:5] == ["7", "1", "0", "1", "0%"]  # one verdict: sale-2 rejected; sale-1 is not one yet
+
+
+def test_russian_plurals() -> None:
+    forms = {
+        n: plural(n, "дело", "дела", "дел") for n in (0, 1, 2, 4, 5, 11, 12, 14, 21, 22, 25, 101, 111, 751)
+    }
+    assert forms == {
+        **dict.fromkeys((1, 21, 101, 751), "дело"),
+        **dict.fromkeys((2, 4, 22), "дела"),
+        **dict.fromkeys((0, 5, 11, 12, 14, 25, 111), "дел"),
+    }

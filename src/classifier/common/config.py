@@ -94,6 +94,15 @@ class ExtractSettings(_Section):
     cache: bool = True
     max_text_chars: int = 100_000
     page_timeout_seconds: float = 20.0  # a page taking longer becomes an error row (0: no limit)
+    # text in images (extract/ocr.py): Tesseract with Debian's language data; not yet used by scoring
+    ocr: bool = True  # read text in images when Tesseract and its data are installed (else off, said once)
+    ocr_languages: str = "rus+kaz+eng"  # Tesseract's language data, joined by "+"
+    ocr_tessdata: str = ""  # folder of *.traineddata; empty: $TESSDATA_PREFIX, else Debian's
+    ocr_max_images_per_page: int = 8  # images read per page, in page order; the rest skipped with a reason
+    ocr_min_side: int = 32  # narrower or shorter images (icons, spacers, tracking pixels) are skipped
+    ocr_max_pixels: int = 20_000_000  # larger ones (by their header, before decoding) are refused
+    ocr_max_bytes: int = 10_000_000  # larger files are refused unread
+    ocr_timeout_seconds: float = 10.0  # an image taking Tesseract longer becomes an error (0: no limit)
 
 
 @dataclass(frozen=True)

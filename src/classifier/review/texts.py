@@ -123,3 +123,10 @@ def detail_value(key: str, value: object) -> str:
     """An audit detail's value in words: roles and statuses translated, anything else as stored."""
     tables = {"role": ROLE, "status": STATUS}
     return label(tables[key], value) if key in tables else label({}, value)
+
+
+def plural(n: int, one: str, few: str, many: str) -> str:
+    """The Russian form for ``n``: 1, 21 «дело»; 2-4, 22 «дела»; 0, 5-20, 11-14 «дел»."""
+    if n % 10 == 1 and n % 100 != 11:
+        return one
+    return few if n % 10 in (2, 3, 4) and n % 100 not in (12, 13, 14) else many

@@ -168,9 +168,8 @@ def _queue_url(place: Place, **changes: str) -> str:
 
 def _others_text(n: int, flag: str) -> str:
     """«ещё 21 дело, не отмеченное моделью», «ещё 3 дела, отмеченных моделью или не оценённых»."""
-    one = n % 10 == 1 and n % 100 != 11
-    few = n % 10 in (2, 3, 4) and n % 100 not in (12, 13, 14)
-    noun = "дело" if one else "дела" if few else "дел"
+    noun = texts.plural(n, "дело", "дела", "дел")
+    one = noun == "дело"
     if flag == CLEARED:
         return f"ещё {n} {noun}, {'не отмеченное' if one else 'не отмеченных'} моделью"
     return f"ещё {n} {noun}, {'отмеченное' if one else 'отмеченных'} моделью или без оценки"
