@@ -42,6 +42,8 @@ class WarcEntry:
     offset: int
     rec_type: str
     record: Record | None = None
+    url: str = ""  # WARC-Target-URI
+    mime: str = ""  # a response's Content-Type, without parameters, lower-case
 
 
 _WARC_START = re.compile(rb"\nWARC/1\.[01]\r?\n")  # at a line start, as warcio reads it
@@ -105,7 +107,7 @@ def _warc_stretch(
                 cut = _cut_off(warc_record, iterator, gzipped, arc)
                 junk = iterator.err_count > warnings  # bytes other than blank lines after the record
                 if not cut and not junk:
-                    yield WarcEntry(offset, warc_record.rec_type, record)
+                    yield WarcEntry(offset, warc_record.rec_type, record, *_described(warc_record))
                     continue
                 after = _next_record_start(path, offset + 1, gzipped)
                 yield from _broken_entries(path, (offset, end, after), warc_record, record, cut, gzipped)
@@ -165,7 +167,7 @@ def _broken_entries(
     if cut:
         yield WarcEntry(offset, "broken", _warc_error(path, offset, cut, after, url))
         return
-    yield WarcEntry(offset, warc_record.rec_type, record)
+    yield WarcEntry(offset, warc_record.rec_type, record, *_described(warc_record))
     # in a WARC.gz the bytes are inside the record's gzip member, which has no offset of its own
     junk_at = offset if gzipped else end
     problem = (
@@ -223,13 +225,27 @@ def _unread_tail(path: Path, end: int) -> int:
         return 0 if not handle.read().strip() else size - end
 
 
+def _content_type(warc_record: Any) -> str:
+    """A response's Content-Type header as sent ("" when it has none)."""
+    if warc_record.http_headers is None:
+        return ""
+    return warc_record.http_headers.get_header("Content-Type") or ""
+
+
+def _described(warc_record: Any) -> tuple[str, str]:
+    """The record's URL and, for a response, its type without parameters (``image/png``)."""
+    url = warc_record.rec_headers.get_header("WARC-Target-URI") or ""
+    mime = (
+        _content_type(warc_record).split(";")[0].strip().lower() if warc_record.rec_type == "response" else ""
+    )
+    return url, mime
+
+
 def _warc_response(warc_record: Any, settings: IngestSettings, stats: IngestStats) -> Record | None:
     """A record for an HTML or text response; None (counted as skipped) for images, scripts and such."""
     url = warc_record.rec_headers.get_header("WARC-Target-URI") or ""
     fetched_at = warc_record.rec_headers.get_header("WARC-Date")
-    content_type = ""
-    if warc_record.http_headers is not None:
-        content_type = warc_record.http_headers.get_header("Content-Type") or ""
+    content_type = _content_type(warc_record)
     mime = content_type.split(";")[0].strip().lower()
     if mime not in _TEXT_TYPES:
         stats.skipped[f"mime:{mime}"] += 1
