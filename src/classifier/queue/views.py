@@ -101,6 +101,11 @@ def _with_runs() -> Any:
     return cases_table.outerjoin(runs_table, runs_table.c.run_id == cases_table.c.last_run_id)
 
 
+def _listed() -> Any:
+    """The queue's columns and each case's threshold, as the queue page and its export list them."""
+    return select(*_list_columns(), _threshold()).select_from(_with_runs())
+
+
 def _case_threshold() -> Any:
     """``_threshold`` as a subquery of the case row, for statements without ``_with_runs``."""
     run = runs_table.alias("flag_run")
@@ -202,8 +207,7 @@ def find_cases(
     asked = max(1, page)
     total = count_cases(store, f)
     page = min(asked, max(1, -(-total // per_page)))
-    listed = select(*_list_columns(), _threshold()).select_from(_with_runs())
-    stmt = _where(_ordered(listed, sort, descending), f).limit(per_page).offset((page - 1) * per_page)
+    stmt = _where(_ordered(_listed(), sort, descending), f).limit(per_page).offset((page - 1) * per_page)
     with store.engine.connect() as conn:
         rows = [public(r) for r in conn.execute(stmt).mappings()]
         _add_last_decisions(conn, rows)
@@ -213,9 +217,8 @@ def find_cases(
 def queue_rows(store: CaseStore, f: QueueFilter, *, sort: str = "", descending: bool = False) -> list[Any]:
     """Every case the filter selects, in the queue's order, with its threshold and latest decision (the
     queue's CSV export)."""
-    listed = select(*_list_columns(), _threshold()).select_from(_with_runs())
     with store.engine.connect() as conn:
-        rows = [public(r) for r in conn.execute(_where(_ordered(listed, sort, descending), f)).mappings()]
+        rows = [public(r) for r in conn.execute(_where(_ordered(_listed(), sort, descending), f)).mappings()]
         _add_last_decisions(conn, rows)
     return rows
 

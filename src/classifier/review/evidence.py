@@ -50,7 +50,6 @@ EMOJI_MEANING = {
     "syringe": "шприц",
     "nose": "нос",
 }
-CONTACT_KIND = texts.CONTACT_KIND  # a placeholder's kind of contact, after a cue's label
 # The first emoji of each token, shown when the page's own is not in the shown text (the title's)
 _EMOJI_OF: dict[str, str] = {}
 for _emoji, _name in EMOJI_TOKENS.items():
@@ -125,7 +124,7 @@ def describe(evidence: Mapping[str, Any], term: Term | None, found: Found) -> st
     forms = found.forms(term)
     if token.startswith("emoji_"):
         words = _emoji(token, forms)
-    elif token in CONTACT_KIND:
+    elif token in texts.CONTACT_KIND:
         words = _contacts(token, forms, bool(cue))
     else:
         words = _written(term, forms)
@@ -138,7 +137,7 @@ def title(evidence: Mapping[str, Any], term: Term) -> str:
     token = term.tokens[0] if len(term.tokens) == 1 else ""
     if token.startswith("emoji_"):  # the meaning says more than the cue's group («сленг»)
         return EMOJI_MEANING.get(token.removeprefix("emoji_"), "эмодзи")
-    if token in CONTACT_KIND:
+    if token in texts.CONTACT_KIND:
         return texts.label(texts.PLACEHOLDER, token)
     words = f"число вида {term.term}" if _is_shape(term) else term.term
     cue = str(evidence.get("cue") or "") if evidence.get("kind") == "cue" else ""
@@ -153,7 +152,7 @@ def _emoji(token: str, forms: list[str]) -> str:
 
 
 def _contacts(token: str, forms: list[str], in_cue: bool) -> str:
-    kind = CONTACT_KIND[token] if in_cue else texts.label(texts.PLACEHOLDER, token)
+    kind = texts.CONTACT_KIND[token] if in_cue else texts.label(texts.PLACEHOLDER, token)
     if not forms:
         return kind
     shown = _listed(forms)
