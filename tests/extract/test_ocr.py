@@ -20,6 +20,7 @@ import yaml
 from PIL import Image
 
 from classifier.common.config import DEFAULT_PARAMS, ExtractSettings
+from classifier.common.faults import SLOW_ENV
 from classifier.extract.ocr import OCR_OFF, ImageReader, ocr_status
 from ocr_images import FONT, blank_png, decompression_bomb_png, text_image  # tests/ is on sys.path
 
@@ -119,11 +120,15 @@ def test_small_images_are_skipped_and_past_the_cap_the_rest_are_skipped(settings
     reader.close()
 
 
-def test_an_image_past_the_time_limit_is_an_error_and_is_not_cached(settings: ExtractSettings) -> None:
-    reader = ImageReader(dataclasses.replace(settings, ocr_timeout_seconds=0.001))  # 1 ms: never enough
+def test_an_image_past_the_time_limit_is_an_error_and_is_not_cached(
+    settings: ExtractSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # slow by construction: setting the image takes 0.2 s of a 0.05 s limit, whatever the machine
+    monkeypatch.setenv(SLOW_ENV, "ocr.recognise@slow=0.2")
+    reader = ImageReader(dataclasses.replace(settings, ocr_timeout_seconds=0.05))
     image = text_image([PRICE_LINE] * 6)
     results = [reader.read_image(image, "slow.jpg") for _ in range(2)]
-    assert all(r.error == "timed out: after 0.001 s (extract.ocr_timeout_seconds)" for r in results)
+    assert all(r.error == "timed out: after 0.05 s (extract.ocr_timeout_seconds)" for r in results)
     assert reader.engine.recognitions == 2  # tried again: a busy machine is not the image's fault
     reader.close()
 

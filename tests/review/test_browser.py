@@ -45,6 +45,8 @@ def client_at(address: str) -> dict[str, Any]:
 
 
 TIMEOUT_MS = 60_000
+# assertions wait as long as actions: these bounds catch a hang, never measure speed (5 s by default)
+expect.set_options(timeout=TIMEOUT_MS)
 
 # what the hostile page's fields must never become in the DOM
 FOUND_HANDLERS = """() => [...document.querySelectorAll('*')].flatMap(el =>
