@@ -1,18 +1,36 @@
 """Images for the OCR tests, drawn with Pillow and Debian's DejaVu Sans (it has Cyrillic and Kazakh
-letters): text lines as a seller's picture would carry them, and hostile files built byte by byte.
+letters): text lines as a seller's picture would carry them, and hostile files built byte by byte; and
+the one rule for when those tests run (``require_ocr``).
 """
 
 from __future__ import annotations
 
 import io
+import os
 import random
 import struct
 import zlib
 from pathlib import Path
 
+import pytest
 from PIL import Image, ImageDraw, ImageFont
 
+from classifier.common.config import ExtractSettings
+from classifier.extract.ocr import ocr_status
+
 FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+
+
+def require_ocr(settings: ExtractSettings) -> None:
+    """Skip the calling test without Tesseract's data or DejaVu Sans, but fail it when CI is set: CI
+    installs them (``.ci/run``) and must run the OCR tests."""
+    status = ocr_status(settings)
+    missing = status.reason if not status.available else ("" if FONT.exists() else f"no font at {FONT}")
+    if missing:
+        reason = f"the OCR tests need Tesseract's data and DejaVu Sans (fonts-dejavu-core): {missing}"
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason} (CI is set: CI must run the OCR tests)")
+        pytest.skip(reason)
 
 
 def text_image(

@@ -1,7 +1,7 @@
 """The shortcut audit of the demo corpus (issue 15): no surface cue may tell the label.
 
-Handles, phones, cities, prices, emoji, stylised letters, disguised words, layout, length and language
-appear on legitimate pages every day (../shared/DOMAIN.md, "Surface is not evidence"). A model learns
+Handles, phones, cities, prices, emoji, stylised letters, disguised words, text shown only in a picture,
+layout, length and language appear on legitimate pages every day (../shared/DOMAIN.md, "Surface is not evidence"). A model learns
 whatever separates the corpus; if pages with a Telegram handle were mostly violations, it would learn
 "handle = violation" and flag every café. So, for every cue, the violation rate among the pages that
 carry it stays within ``TOLERANCE`` of the corpus-wide rate. The corpus gets there with counterfactual
@@ -67,6 +67,7 @@ def _cues(pages: list[tuple[Page, str, dict[str, int]]]) -> dict[str, Callable[[
         "look-alikes or digits in words": lambda p, t, s: s["mixed_script"] > 0,
         "spelled-out words": lambda p, t, s: s["spelled"] > 0,
         "any disguise": lambda p, t, s: bool(p.labels["obfuscations"]),
+        "text only in a picture": lambda p, t, s: bool(p.labels["in_image"]),
         "short (shortest fifth)": lambda p, t, s: len(t) < short,
         "long (longest fifth)": lambda p, t, s: len(t) > long,
     }

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -22,7 +21,7 @@ from PIL import Image
 from classifier.common.config import DEFAULT_PARAMS, ExtractSettings
 from classifier.common.faults import SLOW_ENV
 from classifier.extract.ocr import OCR_OFF, ImageReader, ocr_status
-from ocr_images import FONT, blank_png, decompression_bomb_png, text_image  # tests/ is on sys.path
+from ocr_images import blank_png, decompression_bomb_png, require_ocr, text_image  # tests/ is on sys.path
 
 PRICE_LINE = "Мефедрон 1г — 15000 тг"
 KAZAKH_LINE = "Қазақстан, жаңа өнім, ақша, ұстаз, үй, ғалым, әке"
@@ -32,13 +31,7 @@ KAZAKH_LETTERS = set("әғқңөұүі")
 @pytest.fixture(scope="module")
 def settings() -> ExtractSettings:
     settings = ExtractSettings()
-    status = ocr_status(settings)
-    missing = status.reason if not status.available else ("" if FONT.exists() else f"no font at {FONT}")
-    if missing:
-        reason = f"the OCR tests need Tesseract's data and DejaVu Sans (fonts-dejavu-core): {missing}"
-        if os.environ.get("CI"):
-            pytest.fail(f"{reason} (CI is set: CI must run the OCR tests)")
-        pytest.skip(reason)
+    require_ocr(settings)
     return settings
 
 

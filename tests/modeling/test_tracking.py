@@ -167,8 +167,8 @@ def test_log_model_registers_new_versions_with_signature(
     assert log_version(pipeline, documents, {"roc_auc": 0.9}) == "1"
     assert log_version(pipeline, documents, {"roc_auc": 0.95}) == "2"
     info = mlflow.models.get_model_info(f"models:/{tracking.MODEL_NAME}/2")
-    assert info.signature.inputs.input_names() == ["text", "title", "description"]
-    assert [c.required for c in info.signature.inputs.inputs] == [True, False, False]
+    assert info.signature.inputs.input_names() == ["text", "title", "description", "image_text"]
+    assert [c.required for c in info.signature.inputs.inputs] == [True, False, False, False]
     assert info.signature.outputs.input_names() == list(OUTPUT_COLUMNS)
 
 

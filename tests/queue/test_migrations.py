@@ -66,7 +66,7 @@ def tables_of(conn: Connection) -> dict[str, dict[str, Any]]:
 def stored(url: str) -> dict[str, list[tuple[Any, ...]]]:
     """The rows of cases, scores and decisions in the first release's columns: what no upgrade changes."""
     columns = {
-        cases_table: [c for c in cases_table.c if c.name not in {"text", "version", "shop_id"}],
+        cases_table: [c for c in cases_table.c if c.name not in {"text", "version", "shop_id", "images"}],
         scores_table: list(scores_table.c),
         decisions_table: [c for c in decisions_table.c if c.name not in {"category", "shop_id"}],
     }

@@ -269,3 +269,52 @@ def test_page_words_that_become_marks_and_evidence_stay_text(
     assert f'<mark title="{title}">script&gt;window.__pwned=&#34;cue&#34;&lt;/script</mark>' in html
     assert "&lt;b&gt;контакт&lt;/b&gt;: script&gt;window.__pwned=&#34;cue&#34;&lt;/script" in html
     assert "<b>" not in html and "<img" not in html
+
+
+def test_evidence_read_in_an_image_points_to_the_image_and_the_case_page_shows_its_text(
+    store: CaseStore, open_as: Callable[..., TestClient]
+) -> None:
+    hostile = "<script>window.__pwned='ocr'</script>"
+    images = [
+        {
+            "n": 1,
+            "url": "https://shop.example/logo.png",
+            "text": "",
+            "confidence": None,
+            "error": "too small",
+        },
+        {
+            "n": 2,
+            "url": "https://shop.example/price.jpg",
+            "text": f"Меф 1г — 15к\nЗакладки по городу {hostile}",
+            "confidence": 0.87,
+            "error": "",
+        },
+    ]
+    evidence = [
+        {"term": "закладки", "weight": 1.3, "sentence": "Закладки по городу"},
+        {"term": "меф", "weight": 0.9, "sentence": ""},
+        {"term": "оптом", "weight": 0.4, "sentence": ""},
+    ]
+    row = {**review_rows(0)[0], "id": "image-1", "url": "https://image-1.example/", "cluster_id": "image-1"}
+    row.update(
+        text="🔥🔥🔥", excerpt="🔥🔥🔥", evidence=evidence, images=images, signature=None, bank_keys=[]
+    )
+    store.add_scored([row])
+    with store.engine.connect() as conn:
+        query = sql("SELECT case_id FROM scores WHERE record_id = :r")
+        case_id = int(conn.execute(query, {"r": "image-1"}).scalar_one())
+    html = open_as("boris").get(f"/cases/{case_id}").text
+    section = html.split('<section class="image-text" id="images">')[1].split("</section>")[0]
+    assert "Изображение 2" in section and "уверенностью 87 %" in section
+    assert '<mark title="закладки">Закладки</mark>' in section and '<mark title="меф">Меф</mark>' in section
+    assert "Изображение 1: https://shop.example/logo.png — too small" in section  # not read, and why
+    assert "<img" not in section and "<script>window" not in html  # text only, escaped
+    assert_inert(html)
+    evidence_html = html.split('<section class="evidence">')[1].split("</section>")[0]
+    assert '<a class="in-image" href="#images">(на изображении 2)</a>' in evidence_html
+    assert "на изображении 2: «Закладки по городу»" in evidence_html
+    # a reason neither in the text nor in an image is still said to be missing
+    assert '<li>оптом <span class="weight">вклад +0,40, заметный признак</span> <span class="missing">' in (
+        evidence_html
+    )

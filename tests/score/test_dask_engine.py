@@ -193,6 +193,13 @@ def cases(out: Path) -> list[tuple]:
         return [(c["url"], c["score"], c["cluster_size"], c["status"]) for c in store.cases(limit=10_000)]
 
 
+def image_texts(out: Path) -> dict[str, str]:
+    """What OCR read in each case's images (the demo's image pages), by URL."""
+    with CaseStore(f"sqlite:///{out.with_suffix('.db')}") as store:
+        found = (store.case(c["id"]) for c in store.cases(limit=10_000))
+        return {c["url"]: " | ".join(i["text"] for i in c["images"] or []) for c in found if c}
+
+
 @pytest.fixture(scope="module")
 def local_queue(
     params: Path, inputs: list[str], exported_model: Path, tmp_path_factory: pytest.TempPathFactory
@@ -215,6 +222,9 @@ def test_dask_gives_the_local_queue(
     assert len(expected) == sum(1 for _ in iter_records(inputs, IngestSettings()))  # every record, once
     assert rows(out) == expected
     assert cases(out) == cases(local_queue)
+    # Dask workers read the pages' images too, wherever the partition with the image lies
+    read = image_texts(out)
+    assert read == image_texts(local_queue) and sum(bool(text) for text in read.values()) >= 3
     assert not list((tmp_path / "runs").glob("*.sqlite"))  # a finished run leaves no checkpoint
 
 

@@ -67,6 +67,7 @@ class CorpusSettings(_Section):
     written_negative_short_share: float = 0.4  # written negatives cut to their first lines (a teaser)
     written_share: float = 0.66  # pages that are a hand-written text (corpus/written/) instead of a template
     mirror_share: float = 0.08  # positive pages re-posted on 1-3 mirror sites with the same text and contacts
+    image_share: float = 0.05  # pages (positive and negative alike) whose text blocks are only in a picture
     encoding_shares: dict[str, float] = field(
         default_factory=lambda: {"utf-8": 0.7, "windows-1251": 0.2, "koi8-r": 0.1}
     )
@@ -94,7 +95,7 @@ class ExtractSettings(_Section):
     cache: bool = True
     max_text_chars: int = 100_000
     page_timeout_seconds: float = 20.0  # a page taking longer becomes an error row (0: no limit)
-    # text in images (extract/ocr.py): Tesseract with Debian's language data; not yet used by scoring
+    # text in images (extract/image_text.py): Tesseract with Debian's language data; the model reads it
     ocr: bool = True  # read text in images when Tesseract and its data are installed (else off, said once)
     ocr_languages: str = "rus+kaz+eng"  # Tesseract's language data, joined by "+"
     ocr_tessdata: str = ""  # folder of *.traineddata; empty: $TESSDATA_PREFIX, else Debian's

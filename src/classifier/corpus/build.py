@@ -1,6 +1,9 @@
 """Writing the demo corpus (``classifier demo-data``): ``pages.warc.gz``, ``labels.csv`` and
 ``summary.json``, with a fingerprint of the settings and generator files, so that a corpus made by
 other settings or code is regenerated rather than silently reused (``ensure_corpus``).
+
+An image page's pictures (``Page.images``) follow its own response as ``image/jpeg`` responses, each
+with its request, as a crawler that fetched the page's images writes them.
 """
 
 from __future__ import annotations
@@ -14,10 +17,12 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
+import PIL
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from classifier.common.config import CorpusSettings
+from classifier.corpus.image_pages import FONT_PATH, font_problem
 from classifier.corpus.pages import Page, iter_pages
 from classifier.ingest.records import record_id
 
@@ -37,16 +42,17 @@ LABEL_COLUMNS = (
     "malformed",
     "title",
     "mirror_of",  # the id of the original page for a mirror; empty for originals
+    "in_image",  # 1 when the page shows its text blocks only in pictures (its image/jpeg records follow it)
 )
 _IMAGE_EVERY = 150  # a crawl also brings back images: ingestion must count and skip them
 _FINGERPRINTED = (".py", ".yaml", ".yml", ".json", ".jsonl", ".txt")  # what a corpus is made from
 _TINY_JPEG = bytes.fromhex("ffd8ffe000104a46494600010100000100010000ffd9")
 
 
-def _http_headers(page: Page, body: bytes) -> StatusAndHeaders:
-    content_type = "text/html"
-    if page.declared == "header":
-        content_type += f"; charset={page.encoding}"
+def _http_headers(page: Page, body: bytes, content_type: str = "") -> StatusAndHeaders:
+    """The response's headers: the page's (with its charset when declared there), or an image's."""
+    if not content_type:
+        content_type = "text/html" + (f"; charset={page.encoding}" if page.declared == "header" else "")
     headers = [
         ("Content-Type", content_type),
         ("Content-Length", str(len(body))),
@@ -76,13 +82,15 @@ def _write_exchange(writer: WARCWriter, url: str, date: str, body: bytes, http: 
 
 def corpus_fingerprint(settings: CorpusSettings, n: int | None = None, seed: int | None = None) -> str:
     """What a generated corpus depends on: the settings, the size and seed, and every file of this
-    package (generator code, families, vocabulary, written texts). Kept in ``summary.json``, so that a
+    package (generator code, families, vocabulary, written texts), and what the pictures of image pages
+    are drawn with (whether the font is there, Pillow's version). Kept in ``summary.json``, so that a
     corpus on disk that no longer matches is regenerated instead of silently reused."""
     digest = hashlib.sha256()
     n = settings.n_pages if n is None else n
     seed = settings.seed if seed is None else seed
     chosen = asdict(replace(settings, n_pages=n, seed=seed))
     digest.update(json.dumps(chosen, sort_keys=True, default=str).encode())
+    digest.update(f"font {FONT_PATH}: {FONT_PATH.is_file()}; Pillow {PIL.__version__}".encode())
     package = Path(__file__).parent
     for path in sorted(package.rglob("*")):
         if path.is_file() and path.suffix in _FINGERPRINTED:
@@ -142,6 +150,8 @@ def generate_corpus(
             body = page.html.encode(page.encoding, errors="xmlcharrefreplace")
             date = page.fetched_at.strftime("%Y-%m-%dT%H:%M:%SZ")
             _write_exchange(writer, page.url, date, body, _http_headers(page, body))
+            for url, picture in page.images:
+                _write_exchange(writer, url, date, picture, _http_headers(page, picture, "image/jpeg"))
             mirror_of = "" if origin is None else rows[origin]["id"]
             rows.append({**page.labels, "id": record_id(page.url, body), "mirror_of": mirror_of})
             if index % _IMAGE_EVERY == _IMAGE_EVERY - 1:
@@ -152,6 +162,8 @@ def generate_corpus(
         table.writeheader()
         table.writerows(rows)
     summary = {**summarise(rows), "requested_pages": n, "seed": seed, "size_from_params": from_params}
+    if settings.image_share > 0 and font_problem():
+        summary["image_pages_off"] = font_problem()
     summary["fingerprint"] = fingerprint
     (out_dir / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
     return summary
@@ -181,5 +193,9 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "malformed": sum(1 for r in rows if r["malformed"]),
         "mirrors": sum(1 for r in rows if r.get("mirror_of")),  # mirror pages (originals not counted)
         "mirrored_originals": len({r["mirror_of"] for r in rows if r.get("mirror_of")}),
+        "image_pages": sum(1 for r in rows if r.get("in_image")),  # text only in pictures (mirrors included)
+        "image_pages_by_label": dict(
+            sorted(Counter(str(r["label"]) for r in rows if r.get("in_image")).items())
+        ),
         "families": len({r["family"] for r in rows}),
     }

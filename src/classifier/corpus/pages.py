@@ -10,6 +10,12 @@ and wallet. So a share ``mirror_share`` of the positive pages is re-posted as 1-
 right after the original: the same blocks and contacts on another site, maybe in another layout and
 encoding, sometimes with a marked title or a line about the move, fetched a few days later.
 ``labels.csv`` names the original of each mirror in ``mirror_of``.
+
+Sellers also post their price lists as pictures. A share ``image_share`` of the original pages,
+positive and negative alike, shows its text blocks only in JPEGs (``image_pages``): the page keeps its
+title and layout, the blocks become ``<img>`` (or a Telegram post photo), maybe with a caption that never
+carries the offer; the mirrors of such a page re-post the same pictures. A separate random stream decides
+it, so every other page is the page a corpus without pictures has, byte for byte.
 """
 
 from __future__ import annotations
@@ -17,13 +23,15 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from classifier.common.config import CorpusSettings
+from classifier.corpus.image_pages import caption, font_problem, image_html, image_url, render_pictures
 from classifier.corpus.layouts import render_page
+from classifier.corpus.markup_damage import break_html
 from classifier.corpus.obfuscate import KINDS, obfuscate
 from classifier.corpus.slot_values import PageContext, gen_site, load_vocab
 from classifier.corpus.templates import Family, Renderer, load_families
@@ -38,8 +46,9 @@ class Page:
     encoding: str
     declared: str
     fetched_at: datetime
-    blocks: tuple[str, ...] = ()  # the text blocks as placed in the layout (mirrors re-use them)
+    blocks: tuple[str, ...] = ()  # the text blocks (mirrors re-use them); on an image page, in its pictures
     family: Family | None = None  # what the text came from (mirrors keep its layouts and language)
+    images: tuple[tuple[str, bytes], ...] = ()  # (URL, JPEG) of the pictures an image page shows
 
 
 _START = datetime(2025, 1, 1, tzinfo=UTC)
@@ -220,6 +229,7 @@ def make_page(
         "malformed": malformed,
         "title": title,
         "mirror_of": "",
+        "in_image": 0,  # 1 when the blocks are shown only in pictures (iter_pages)
     }
     fetched_at = _START + timedelta(minutes=7 * index + rng.randint(0, 6))
     return Page(url, html, labels, encoding, declared, fetched_at, tuple(blocks), family)
@@ -276,6 +286,53 @@ def make_mirror(
     return Page(url, html, labels, encoding, declared, fetched_at, tuple(blocks))
 
 
+def as_image_page(
+    page: Page,
+    rng: random.Random,
+    shown: tuple[str, ...],
+    around: tuple[list[str], list[str]] = ([], []),
+    pictures: tuple[bytes, ...] = (),
+) -> Page:
+    """``page`` with the blocks ``shown`` only in pictures: the same title, layout, encoding and
+    malformedness, the pictures where the blocks were, sometimes a caption next to them.
+
+    ``around``: blocks that stay text, before and after the pictures (a mirror's line about the move).
+    ``pictures``: a mirror re-posts its original's (the same bytes); else they are drawn from ``shown``.
+    Everything the page draws comes from ``rng``, the corpus's stream for pictures.
+    """
+    pictures = pictures or render_pictures(shown, rng)
+    layout, lang = page.labels["layout"], page.labels["lang"]
+    urls = [image_url(page.url, layout, rng) for _ in pictures]
+    slots = [f"imageslot{i}x" for i in range(len(pictures))]  # plain text the layout places as a block
+    middle = list(slots)
+    if rng.random() < 0.5:
+        line = caption(lang, rng)
+        middle = [line, *middle] if rng.random() < 0.5 else [*middle, line]
+    html = render_page(
+        layout,
+        title=page.labels["title"],
+        blocks=[*around[0], *middle, *around[1]],
+        lang=lang,
+        url=page.url,
+        rng=rng,
+        charset_meta=page.encoding if page.declared == "meta" else None,
+    )
+    for slot, url in zip(slots, urls, strict=True):
+        html = html.replace(slot, image_html(url, layout, page.url))
+    if page.labels["malformed"]:  # damaged after the pictures are in, as any page's markup
+        html = break_html(html, rng)
+    labels = {**page.labels, "in_image": 1}
+    return replace(page, html=html, labels=labels, images=tuple(zip(urls, pictures, strict=True)))
+
+
+def _around(mirror: Page, original: Page) -> tuple[list[str], list[str]]:
+    """The mirror's line about the move, before or after the original's blocks (it stays text)."""
+    blocks, kept = list(mirror.blocks), list(original.blocks)
+    if blocks == kept:
+        return [], []
+    return (blocks[:1], []) if blocks[1:] == kept else ([], blocks[len(kept) :])
+
+
 def iter_pages(
     settings: CorpusSettings, n: int, seed: int, families: FamilyIndex | None = None
 ) -> Iterator[tuple[Page, int | None]]:
@@ -284,17 +341,21 @@ def iter_pages(
     Originals come from one random stream and mirrors from another, so the originals are the pages
     a corpus without mirrors has, in the same order: mirrors add copies, they do not change what the
     model learns from (training drops them, see ``datasets.demo_dataset``). Positives are therefore a
-    little above ``positive_share`` over all pages.
+    little above ``positive_share`` over all pages. Image pages (``image_share`` of the originals, with
+    their mirrors) are drawn from a third stream; without the font there are none.
     """
     families = families or FamilyIndex(load_families())
     written = WrittenDeck(load_written(), seed) if settings.written_share > 0 else None
     rng, mirror_rng = random.Random(seed), random.Random(f"mirrors:{seed}")
+    image_rng, pictures_off = random.Random(f"images:{seed}"), bool(font_problem())
     seen: set[str] = set()  # sites used so far: a mirror always moves to a site not seen before
     position = 0
     while position < n:
         page = make_page(position, rng, families, settings, taken=seen, written=written)
         origin = position
         seen.add(_site_of(page.url))
+        if image_rng.random() < settings.image_share and not pictures_off:
+            page = as_image_page(page, image_rng, page.blocks)
         yield page, None
         position += 1
         if not page.labels["label"] or mirror_rng.random() >= settings.mirror_share:
@@ -302,6 +363,9 @@ def iter_pages(
         family, last = page.family or families.by_name[page.labels["family"]], page.fetched_at
         for _ in range(min(mirror_rng.randint(1, 3), n - position)):
             mirror = make_mirror(page, family, mirror_rng, settings, after=last, taken=seen)
+            if page.images:  # the same pictures, on the mirror's site
+                pictures = tuple(data for _, data in page.images)
+                mirror = as_image_page(mirror, image_rng, page.blocks, _around(mirror, page), pictures)
             yield mirror, origin
             last = mirror.fetched_at
             position += 1

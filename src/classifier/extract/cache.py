@@ -19,11 +19,13 @@ from classifier.common.config import ExtractSettings
 from classifier.common.surrogates import LONE_SURROGATE
 from classifier.extract.documents import EXTRACTOR_VERSION
 from classifier.extract.fast_engine import FAST_EXTRACTOR_VERSION
+from classifier.extract.image_text import ocr_state
 
 
 def settings_fingerprint(settings: ExtractSettings) -> str:
     """Changes whenever a setting or the extractor changes, so stale cache entries are never read."""
     key = json.dumps(asdict(settings), sort_keys=True) + EXTRACTOR_VERSION + trafilatura.__version__
+    key += ocr_state(settings)  # Tesseract installed since, or another version: images read anew
     if settings.engine == "resiliparse":
         from importlib.metadata import version
 

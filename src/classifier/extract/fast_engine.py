@@ -74,6 +74,7 @@ def extract_html_fast(html: str, url: str, settings: ExtractSettings) -> dict[st
             text = extract_plain_text(
                 tree, main_content=True, alt_texts=False, links=False, form_fields=False
             )
+    main = {"main_text": text}  # the main content the full text replaced (documents.main_content)
     if extractor == "resiliparse" and (deep or len(text) < settings.min_main_text_chars):
         full = extract_plain_text(tree, main_content=False, alt_texts=False, links=False, form_fields=False)
         if visible_char_count(full) > visible_char_count(text):
@@ -87,4 +88,5 @@ def extract_html_fast(html: str, url: str, settings: ExtractSettings) -> dict[st
         "links": _links(html, url),
         "text": text,
         "extractor": extractor,
+        **(main if extractor == "fulltext" and not deep else {}),
     }

@@ -5,8 +5,8 @@ price list off image hosts).
 Read from the parsed page (``html.parse_html``): ``<img src>``, its lazy-loading variants (``data-src``,
 ``data-original``) and the largest ``srcset`` candidate, ``<meta property="og:image">``, and
 ``background-image: url(...)`` in ``style`` attributes, which is how Telegram's web preview
-(``t.me/s/…``) shows a post's photo. Fetching the URLs is not done here: the crawl's archive holds the
-images it fetched (linking them is ingestion's part).
+(``t.me/s/…``) shows a post's photo. Fetching the URLs is not done here: the crawl's archive or the
+saved page's folder holds the images (the record's ``images``, from ingestion).
 """
 
 from __future__ import annotations
@@ -100,7 +100,9 @@ def _ref(source: str, base_url: str, alt: str, max_inline_bytes: int) -> ImageRe
         url = urljoin(base_url, source) if base_url else source
     except ValueError:
         return None
-    return ImageRef(url, alt=alt) if url.startswith(("http://", "https://")) else None
+    # a saved page names its images by relative path: file: URLs only from a page read from a folder
+    schemes = ("http://", "https://", "file:") if base_url.startswith("file:") else ("http://", "https://")
+    return ImageRef(url, alt=alt) if url.startswith(schemes) else None
 
 
 def _inline(source: str, alt: str, max_inline_bytes: int) -> ImageRef | None:

@@ -20,6 +20,7 @@ from classifier.common.config import ExtractSettings, Settings
 from classifier.common.outputs import TableWriter
 from classifier.extract.cache import ExtractionCache, settings_fingerprint
 from classifier.extract.documents import DOCUMENT_FIELDS, TIMEOUT_REASON, base_document, extract_document
+from classifier.extract.ocr import OCR_CACHE
 from classifier.ingest.records import IngestStats, Record
 from classifier.ingest.sources import iter_records
 
@@ -32,10 +33,14 @@ def _with_source(doc: dict[str, Any], record: Record) -> dict[str, Any]:
 def extract_documents(
     records: Iterable[Record], settings: ExtractSettings, cache_path: Path | None = None
 ) -> Iterator[dict[str, Any]]:
-    """Documents for ``records``, in input order, one per record."""
+    """Documents for ``records``, in input order, one per record. With a cache, texts read from images
+    are kept across runs too (``ocr.OCR_CACHE``)."""
     cache = ExtractionCache(cache_path, settings_fingerprint(settings)) if cache_path else None
+    ocr_cache = OCR_CACHE if cache_path else None
     try:
-        tasks = (_plan_batch(batch, settings, cache) for batch in batched(records, settings.batch_size))
+        tasks = (
+            _plan_batch(batch, settings, cache, ocr_cache) for batch in batched(records, settings.batch_size)
+        )
         if settings.n_jobs == 1:
             results = (task() for task in tasks)
         else:
@@ -53,9 +58,12 @@ def extract_documents(
 class _BatchTask:
     """A picklable unit of work: cached documents pass through, other records are extracted."""
 
-    def __init__(self, items: list[Record | dict[str, Any]], settings: ExtractSettings):
+    def __init__(
+        self, items: list[Record | dict[str, Any]], settings: ExtractSettings, ocr_cache: Path | None
+    ):
         self.items = items
         self.settings = settings
+        self.ocr_cache = ocr_cache
 
     def __call__(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         # trafilatura logs every short page at ERROR; the full-text fallback handles them
@@ -63,7 +71,7 @@ class _BatchTask:
         docs, fresh = [], []
         for item in self.items:
             if isinstance(item, Record):
-                doc = extract_document(item, self.settings)
+                doc = extract_document(item, self.settings, self.ocr_cache)
                 if not str(doc["error"] or "").startswith(TIMEOUT_REASON):  # a later run may be faster
                     fresh.append(doc)
             else:
@@ -72,7 +80,9 @@ class _BatchTask:
         return docs, fresh
 
 
-def _plan_batch(batch: list[Record], settings: ExtractSettings, cache: ExtractionCache | None) -> _BatchTask:
+def _plan_batch(
+    batch: list[Record], settings: ExtractSettings, cache: ExtractionCache | None, ocr_cache: Path | None
+) -> _BatchTask:
     cached = cache.get_many([r.id for r in batch if r.status == "ok"]) if cache else {}
     items: list[Record | dict[str, Any]] = []
     for record in batch:
@@ -82,7 +92,7 @@ def _plan_batch(batch: list[Record], settings: ExtractSettings, cache: Extractio
             items.append(_with_source(cached[record.id], record))
         else:
             items.append(record)
-    return _BatchTask(items, settings)
+    return _BatchTask(items, settings, ocr_cache)
 
 
 def extract_to_file(
@@ -93,10 +103,11 @@ def extract_to_file(
     progress: Callable[[Iterator[dict[str, Any]]], Iterator[dict[str, Any]]] | None = None,
 ) -> dict[str, Any]:
     """Ingest and extract ``inputs`` into the table ``out``; return the run's summary (counts by status,
-    error reason, language and extractor, and speed)."""
+    error reason, language, extractor and what became of the pages' images, and speed)."""
     stats = IngestStats()
     documents = extract_documents(iter_records(inputs, settings.ingest, stats), settings.extract, cache_path)
-    counts: dict[str, Counter[str]] = {key: Counter() for key in ("status", "errors", "lang", "extractor")}
+    kinds = ("status", "errors", "lang", "extractor", "images")
+    counts: dict[str, Counter[str]] = {key: Counter() for key in kinds}
     started = time.perf_counter()
     with TableWriter(out, DOCUMENT_FIELDS) as writer:
         for doc in progress(documents) if progress else documents:
@@ -105,6 +116,7 @@ def extract_to_file(
             counts["extractor"][doc["extractor"]] += 1
             if doc["status"] == "ok":
                 counts["lang"][doc["lang"]] += 1
+                counts["images"].update(image_outcome(image) for image in doc["images"])
             else:
                 counts["errors"][str(doc["error"]).split(":")[0]] += 1
     elapsed = time.perf_counter() - started
@@ -117,10 +129,18 @@ def extract_to_file(
         "errors": dict(counts["errors"].most_common()),
         "lang": dict(counts["lang"].most_common()),
         "extractor": dict(counts["extractor"].most_common()),
+        "images": dict(counts["images"].most_common()),
         "skipped": stats.as_dict()["skipped"],
         "seconds": round(elapsed, 2),
         "records_per_second": round(total / elapsed, 1) if elapsed else None,
     }
+
+
+def image_outcome(image: dict[str, Any]) -> str:
+    """What became of one image of a page, for counting: "text read", "no text", or the reason's kind."""
+    if image["error"]:
+        return str(image["error"]).split(":")[0]
+    return "text read" if image["text"] else "no text"
 
 
 def _provenance(table: Path) -> Path:
@@ -151,6 +171,6 @@ def reuse_documents(table: Path, inputs: list[str], settings: ExtractSettings) -
     documents = documents.astype(object).where(
         documents.notna(), None
     )  # empty cells as extraction gives them
-    for column in ("links", "contacts"):  # JSON strings in Parquet (common.outputs)
+    for column in ("links", "contacts", "images"):  # JSON strings in Parquet (common.outputs)
         documents[column] = documents[column].map(lambda cell: json.loads(cell) if cell else cell)
     return documents

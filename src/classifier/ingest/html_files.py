@@ -1,12 +1,15 @@
-"""Saved pages: an ``.html``/``.htm`` file or a folder of them, one record per file."""
+"""Saved pages: an ``.html``/``.htm`` file or a folder of them, one record per file; the images a page
+shows are read from the same folder (a browser's "save page" puts them in ``page_files/``)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from classifier.common.config import IngestSettings
-from classifier.ingest.records import IngestStats, Record, error_record, record_from_bytes
+from classifier.ingest.records import ImageUnavailable, IngestStats, Record, error_record, record_from_bytes
 
 HTML_SUFFIXES = (".html", ".htm", ".xhtml")
 
@@ -18,10 +21,35 @@ def html_files(path: Path) -> list[Path]:
     )
 
 
+@dataclass(frozen=True)
+class FolderImages:
+    """Images next to saved pages, by ``file:`` URL; nothing outside ``root`` is read, whatever a page
+    names (``../../etc/passwd``, a symbolic link out of the folder)."""
+
+    root: Path
+
+    def fetch(self, url: str, max_bytes: int) -> bytes:
+        parts = urlsplit(url)
+        if parts.scheme != "file":
+            raise ImageUnavailable("not in the folder (saved pages are read without the network)")
+        file = Path(unquote(parts.path)).resolve()
+        if not file.is_relative_to(self.root.resolve()):
+            raise ImageUnavailable("outside the input folder")
+        try:
+            with file.open("rb") as handle:
+                data = handle.read(max_bytes + 1)
+        except OSError as exc:
+            raise ImageUnavailable(f"not in the folder: {exc.strerror or exc}") from None
+        if len(data) > max_bytes:
+            raise ImageUnavailable(f"larger than {max_bytes} bytes")
+        return data
+
+
 def read_html_files(
     path: Path, settings: IngestSettings, stats: IngestStats, start: int = 0, stop: int | None = None
 ) -> Iterator[Record]:
     """The pages of an HTML file or folder; ``start``/``stop`` select files by their position."""
+    images = FolderImages(path if path.is_dir() else path.parent)
     for file in html_files(path)[start:stop]:
         url = file.resolve().as_uri()
         try:
@@ -31,4 +59,4 @@ def read_html_files(
             yield error_record(url, str(file), f"unreadable file: {exc}")
             continue
         stats.records["html"] += 1
-        yield record_from_bytes(payload, url=url, source=str(file), settings=settings)
+        yield record_from_bytes(payload, url=url, source=str(file), settings=settings, images=images)

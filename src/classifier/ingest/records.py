@@ -1,5 +1,6 @@
 """A record is one page as received: decoded HTML or text, or an error with its reason; its id hashes
-the URL and the bytes, so the same page always gets the same id.
+the URL and the bytes, so the same page always gets the same id. A record read from an archive or a
+folder also knows where the images its page shows can be read (``images``, for OCR).
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ import hashlib
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from classifier.common.config import IngestSettings
@@ -33,6 +34,19 @@ _BINARY_SIGNATURES = tuple(
 )
 
 
+class ImageUnavailable(Exception):
+    """An image a page shows that cannot be read from its input; ``str(exc)`` says why."""
+
+
+class ImageSource(Protocol):
+    """Where a record's images are read: its archive (``warc_images``) or its folder (``html_files``).
+    Small when pickled (a path), since records travel to extraction workers."""
+
+    def fetch(self, url: str, max_bytes: int) -> bytes:
+        """The image at ``url``; raises :class:`ImageUnavailable` with the reason."""
+        ...
+
+
 @dataclass
 class Record:
     """One input record, decoded. Exactly one of ``html`` / ``text`` is set unless ``status`` is error."""
@@ -49,6 +63,7 @@ class Record:
     status: str = "ok"
     error: str | None = None
     content_hash: str = ""
+    images: ImageSource | None = None  # None: the input holds no images (tables), inline ones aside
 
 
 @dataclass
@@ -94,6 +109,7 @@ def record_from_bytes(
     settings: IngestSettings,
     declared_charset: str | None = None,
     fetched_at: str | None = None,
+    images: ImageSource | None = None,
 ) -> Record:
     """Decode one HTML payload into a record; the id hashes the bytes exactly as received."""
     truncated = len(payload) > settings.max_page_bytes
@@ -119,6 +135,7 @@ def record_from_bytes(
         encoding=decoded.encoding,
         truncated=truncated,
         content_hash=hashlib.sha1(payload).hexdigest(),
+        images=images,
     )
 
 

@@ -15,6 +15,7 @@ from classifier.ingest.html_files import HTML_SUFFIXES, read_html_files
 from classifier.ingest.records import IngestStats, Record, error_record
 from classifier.ingest.tables import TABLE_FORMATS, read_csv, read_jsonl, read_parquet
 from classifier.ingest.warc import WARC_SUFFIXES, read_warc
+from classifier.ingest.warc_images import ArchiveImages
 
 _READERS = {
     "warc": read_warc,
@@ -57,7 +58,17 @@ def read_input(
     own unit (byte offset for WARC and JSONL, row for CSV, row group for Parquet, file for HTML)."""
     if fmt == "jsonl":
         return read_jsonl(path, settings, stats, start, stop, first_line)
+    if fmt == "warc":
+        return _with_images(read_warc(path, settings, stats, start, stop), ArchiveImages(path, settings))
     return _READERS[fmt](path, settings, stats, start, stop)
+
+
+def _with_images(records: Iterator[Record], images: ArchiveImages) -> Iterator[Record]:
+    """An archive's pages, each able to read the images the crawl archived with it (for OCR)."""
+    for record in records:
+        if record.status == "ok":
+            record.images = images
+        yield record
 
 
 def iter_records(

@@ -4,17 +4,21 @@ and reading one image by its offset.
 A WARC is read in byte-range partitions, so a page and the images it shows may lie in different ones.
 The index is built in one pass over the records' headers only (``warc.warc_entries`` without payloads:
 broken stretches are passed over as reading the archive passes them), and an image is then read where
-the index says it starts, whichever partition asks.
+the index says it starts, whichever partition asks. :class:`ArchiveImages` is what a record read from
+an archive carries: the archive's path, the index built on the first image asked for, once per process.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from classifier.common.config import IngestSettings
-from classifier.ingest.records import IngestStats
+from classifier.ingest.records import ImageUnavailable, IngestStats
 from classifier.ingest.warc import warc_entries
+
+__all__ = ["ArchiveImages", "ArchivedImage", "ImageUnavailable", "archived_images", "read_archived_image"]
 
 
 @dataclass(frozen=True)
@@ -22,10 +26,6 @@ class ArchivedImage:
     url: str
     offset: int  # where its record starts in the archive
     mime: str
-
-
-class ImageUnavailable(Exception):
-    """An indexed image that cannot be read: its record changed, broke, or is larger than allowed."""
 
 
 def archived_images(path: Path, settings: IngestSettings) -> dict[str, ArchivedImage]:
@@ -55,3 +55,37 @@ def read_archived_image(path: Path, image: ArchivedImage, max_bytes: int) -> byt
     if len(data) > max_bytes:
         raise ImageUnavailable(f"larger than {max_bytes} bytes")
     return data
+
+
+_INDEXES: dict[tuple[str, int, int], dict[str, ArchivedImage]] = {}
+_INDEX_LOCK = threading.Lock()
+_KEPT_INDEXES = 4  # archives a process reads at a time; an index is about 200 bytes per image
+
+
+@dataclass(frozen=True)
+class ArchiveImages:
+    """The images of one archive, as a record carries them: only the path travels to a worker."""
+
+    path: Path
+    settings: IngestSettings
+
+    def fetch(self, url: str, max_bytes: int) -> bytes:
+        image = self._index().get(url)
+        if image is None:
+            raise ImageUnavailable("not in the archive (the crawl did not fetch it)")
+        return read_archived_image(self.path, image, max_bytes)
+
+    def _index(self) -> dict[str, ArchivedImage]:
+        try:
+            stat = self.path.stat()
+        except OSError as exc:
+            raise ImageUnavailable(f"the archive cannot be read: {exc}") from exc
+        key = (str(self.path), stat.st_size, stat.st_mtime_ns)  # a rewritten archive is indexed again
+        with _INDEX_LOCK:  # Dask workers may run partitions of one archive in threads
+            index = _INDEXES.get(key)
+            if index is None:
+                index = archived_images(self.path, self.settings)
+                if len(_INDEXES) >= _KEPT_INDEXES:
+                    _INDEXES.pop(next(iter(_INDEXES)))
+                _INDEXES[key] = index
+        return index

@@ -79,7 +79,8 @@ def _labelled_document(row: dict, source: str, path: Path, settings: Settings) -
         doc[column] = "" if value is None or value != value else str(value)
     doc["family"] = doc["family"] or f"{path.stem}:{doc['domain'] or doc['id']}"
     doc["source"] = doc["source"] or path.stem
-    for column in ("title", "description"):  # text rows have none of their own: keep the table's
+    # text rows have none of their own: keep the table's (expert exports carry the images' text)
+    for column in ("title", "description", "image_text"):
         value = row.get(column)
         if not doc.get(column) and isinstance(value, str):
             doc[column] = value

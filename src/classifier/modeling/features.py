@@ -26,13 +26,14 @@ from classifier.text.language import KAZAKH_LETTERS
 from classifier.text.normalize import normalize_with_signals
 from classifier.text.words import tokenize
 
-TEXT_FIELDS = ("title", "description", "text")
+TEXT_FIELDS = ("title", "description", "text", "image_text")  # image_text: what OCR read in its images
 _RUSSIAN_WORD = re.compile("[а-яё]+")
 _CACHE_LIMIT = 500_000
 
 
 def document_texts(documents: Any) -> list[str]:
-    """The text a document is judged on: title, description and body, from a frame or a list of str."""
+    """The text a document is judged on: title, description, body and the text in its images, from a
+    frame or a list of str."""
     if isinstance(documents, pd.DataFrame):
         columns = [c for c in TEXT_FIELDS if c in documents.columns]
         if "text" not in columns:

@@ -6,7 +6,8 @@ So the model is logged as a custom pyfunc flavour whose loader is this module (`
 the pipeline is stored with skops, and loading refuses any type outside the project and the
 scientific stack, so no pickle runs code from a model folder.
 
-``text`` is the one column a document needs; ``title`` and ``description`` are read when present.
+``text`` is the one column a document needs; ``title``, ``description`` and ``image_text`` (the text
+in its images) are read when present.
 """
 
 from __future__ import annotations
@@ -20,14 +21,16 @@ from classifier.modeling.model import predict
 
 PIPELINE_FILE = "pipeline.skops"
 OUTPUT_COLUMNS = ("score", "label", "category", "category_probability")
-OPTIONAL_INPUTS = ("title", "description")
+OPTIONAL_INPUTS = ("title", "description", "image_text")
 TRUSTED_PREFIXES = ("classifier.", "sklearn.", "numpy.", "scipy.")
 
 
 def prediction_frame(pipeline: Any, documents: pd.DataFrame) -> pd.DataFrame:
     """Score, label, category ("none" under the threshold) and its probability, one row per document."""
     if "text" not in documents.columns:
-        raise ValueError("documents need a 'text' column ('title' and 'description' are optional)")
+        raise ValueError(
+            "documents need a 'text' column ('title', 'description' and 'image_text' are optional)"
+        )
     result = predict(pipeline, documents)
     return pd.DataFrame(
         {
@@ -41,7 +44,8 @@ def prediction_frame(pipeline: Any, documents: pd.DataFrame) -> pd.DataFrame:
 
 
 def signature() -> Any:
-    """Inputs: ``text`` required, ``title`` / ``description`` optional strings; outputs: the four columns."""
+    """Inputs: ``text`` required, ``title`` / ``description`` / ``image_text`` optional strings; outputs:
+    the four columns."""
     from mlflow.models import ModelSignature
     from mlflow.types.schema import ColSpec, Schema
 

@@ -13,6 +13,7 @@ from sqlalchemy import Connection, func, select
 
 from classifier.common.batching import batched
 from classifier.common.outputs import TableWriter, spreadsheet_safe
+from classifier.extract.image_text import joined_image_text
 from classifier.queue.reads import ranked
 from classifier.queue.schema import CATEGORIES, bank_keys_table, cases_table, decisions_table
 from classifier.queue.store import CaseStore
@@ -146,6 +147,7 @@ LABEL_FIELDS = (
     "url",
     "title",
     "text",
+    "image_text",  # what OCR read in the page's images: the model reads it with the text
     "label",
     "category",
     "language",
@@ -178,6 +180,7 @@ def export_labels(store: CaseStore, since: datetime | str | None = None) -> list
             c.domain,
             c.title,
             c.text,
+            c.images,
             c.excerpt,
             c.status,
             c.category.label("model_category"),
@@ -204,7 +207,8 @@ def export_labels(store: CaseStore, since: datetime | str | None = None) -> list
     with store.engine.connect() as conn:
         for r in conn.execute(stmt).mappings():
             text = r["text"] or r["excerpt"]
-            if not text:
+            image_text = joined_image_text(r["images"] or [])
+            if not text and not image_text:
                 continue
             label = LABELS[r["status"]]
             rows.append(
@@ -214,6 +218,7 @@ def export_labels(store: CaseStore, since: datetime | str | None = None) -> list
                         "url": r["url"],
                         "title": r["title"],
                         "text": text,
+                        "image_text": image_text,
                         "label": label,
                         "category": _category(r["category"], r["model_category"]) if label else "none",
                         "language": r["language"],

@@ -28,8 +28,9 @@ def ranked(stmt: Any) -> Any:
 
 
 def listed_columns() -> list[Any]:
-    """Every case column but the page text (up to 200,000 characters): lists never show it."""
-    return [column for column in cases_table.c if column.name != "text"]
+    """Every case column but the page's text and its images' (up to 200,000 characters each): lists
+    never show them."""
+    return [column for column in cases_table.c if column.name not in ("text", "images")]
 
 
 class CaseReader:

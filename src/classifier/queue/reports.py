@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from classifier.queue.keys import case_key
-from classifier.queue.values import clean_text, now, to_float, to_int, utc
+from classifier.queue.values import clean_images, clean_text, now, to_float, to_int, utc
 from classifier.score.rows import TEXT_CHARS
 
 
@@ -54,6 +54,7 @@ class Report:
             **self._model_output(),
             # rows from the file carry an excerpt only: they must not erase a text stored before
             **({"text": clean_text(r["text"])[:TEXT_CHARS]} if r.get("text") else {}),
+            **({"images": clean_images(r["images"])} if r.get("images") is not None else {}),
         }
 
     def last(self) -> dict[str, Any]:

@@ -88,6 +88,8 @@ cases_table = Table(
     Column("last_error", Text, nullable=False, default=""),
     # The extracted text the model read (up to TEXT_CHARS): the case page and the training export use it.
     Column("text", Text),
+    # The page's images as extraction read them (extract/image_text.py): number, URL, text or reason.
+    Column("images", _JSON),
     # Bumped by every decision: a decision made on an outdated page is refused, never lost silently.
     Column("version", Integer, nullable=False, default=0, server_default=text("0")),
     # The shop (bank.py): named after its earliest case; NULL only in stores older than the bank.

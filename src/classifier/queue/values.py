@@ -37,6 +37,26 @@ def clean_text(value: Any) -> str:
     return text.replace("\x00", "") if "\x00" in text else text
 
 
+def clean_images(images: Any) -> list[dict[str, Any]]:
+    """A page's images as extraction lists them (number, URL, text, confidence, reason), with only
+    those keys and text PostgreSQL accepts; anything else in the list is dropped."""
+    if isinstance(images, str):  # a row read back from a file: the JSON as text
+        images = json.loads(images or "[]")
+    kept = []
+    for image in images if isinstance(images, list) else []:
+        if isinstance(image, Mapping):
+            kept.append(
+                {
+                    "n": to_int(image.get("n")),
+                    "url": clean_text(image.get("url")),
+                    "text": clean_text(image.get("text")),
+                    "confidence": to_float(image.get("confidence")),
+                    "error": clean_text(image.get("error")),
+                }
+            )
+    return kept
+
+
 def to_float(value: Any) -> float | None:
     if value is None or value == "":
         return None

@@ -192,6 +192,7 @@ class ScoreWriter:
                     "report_count": 0,  # set by _refresh_report_counts
                     "status": NEW,
                     "text": None,  # one INSERT for the batch: every row needs every column
+                    "images": None,
                     **content.content(),
                     **latest.last(),
                 }

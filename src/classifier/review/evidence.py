@@ -15,7 +15,7 @@ halves them. The page gives it with a decimal comma and in words (``strength``).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,7 +71,9 @@ class Reason:
     strength: str  # "сильный признак" ...
     sentence: str
     marked: bool  # a reason for a violation that names words: marked in the text (highlight)
-    missing: bool  # ... but not found in the shown text (an excerpt, or the title)
+    missing: bool  # ... but not found in the shown text nor in its images' (an excerpt, or the title)
+    image: int = 0  # the first image whose text has it, when the page's own text does not
+    sentence_image: int = 0  # the image the sentence was read in, when it is not in the page's text
 
 
 @dataclass(frozen=True)
@@ -86,29 +88,48 @@ class Reasons:
         return WEIGHT_HINT
 
 
-def reasons(text: str, evidence: Iterable[Any]) -> Reasons:
-    """The case's evidence, reasons for and against (each strongest first, as the model gave them)."""
+def reasons(text: str, evidence: Iterable[Any], images: Sequence[tuple[int, str]] = ()) -> Reasons:
+    """The case's evidence, reasons for and against (each strongest first, as the model gave them);
+    ``images``: (number, text read) of the page's images, where a reason absent from the text may be."""
     items = [e for e in evidence if isinstance(e, Mapping) and _number(e.get("weight")) is not None]
     terms = {id(e): term_of(e) for e in items}
-    found = Found(text, {t for t in terms.values() if t is not None})
+    wanted = {t for t in terms.values() if t is not None}
+    found = Found(text, wanted)
+    in_images = [(number, Found(image_text, wanted)) for number, image_text in images]
     for_, against, titles = [], [], {}
     for e in items:
         term, weight = terms[id(e)], _number(e.get("weight")) or 0.0
         if not weight:
             continue
         marked = marks_words(e)
+        sentence = str(e.get("sentence") or "")
+        in_text = term is not None and bool(found.spans.get(term))
+        image = 0 if in_text or term is None else _first_image(term, in_images)
         reason = Reason(
-            words=describe(e, term, found),
+            words=describe(e, term, found if in_text or not image else dict(in_images)[image]),
             weight=signed(weight),
             strength=strength(weight),
-            sentence=str(e.get("sentence") or ""),
+            sentence=sentence,
             marked=marked,
-            missing=marked and not (term is not None and found.spans.get(term)),
+            missing=marked and not in_text and not image,
+            image=image,
+            sentence_image=_sentence_image(sentence, text, images),
         )
         (for_ if weight > 0 else against).append(reason)
         if marked and term is not None and (term.term not in titles or e.get("kind") == "cue"):
             titles[term.term] = title(e, term)  # a cue's title says more: its group
     return Reasons(for_, against, titles, found)
+
+
+def _first_image(term: Term, in_images: list[tuple[int, Found]]) -> int:
+    return next((number for number, found in in_images if found.spans.get(term)), 0)
+
+
+def _sentence_image(sentence: str, text: str, images: Sequence[tuple[int, str]]) -> int:
+    """The image a sentence of the evidence was read in (0: the page's text has it, or none does)."""
+    if not sentence or sentence in text:
+        return 0
+    return next((number for number, image_text in images if sentence in image_text), 0)
 
 
 def describe(evidence: Mapping[str, Any], term: Term | None, found: Found) -> str:

@@ -115,6 +115,7 @@ class ChunkScorer:
             "status": doc["status"],
             "error": doc.get("error") or "",
             "text": text[:TEXT_CHARS],
+            "images": doc.get("images") or [],  # what OCR read, image by image (extract/image_text.py)
         }
 
     @staticmethod

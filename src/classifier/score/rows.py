@@ -35,6 +35,7 @@ SCORED_FIELDS = (
     "error",
 )
 
-# Rows handed to the case store also carry the page's extracted text, up to this many characters (the
-# case page shows it, and expert decisions export it as training text). The queue file does not.
+# Rows handed to the case store also carry the page's extracted text, up to this many characters, and
+# its images with the text read in each (the case page shows them, and expert decisions export them as
+# training text). The queue file does not.
 TEXT_CHARS = 200_000

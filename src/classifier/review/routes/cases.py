@@ -4,7 +4,7 @@ refused: the expert's own, and, for a page of a shop experts confirmed, "confirm
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -187,7 +187,9 @@ def case_response(
     cluster = [c for c in store.cluster(case["cluster_id"]) if c["id"] != case_id]
     shop = notable(store.shop_summaries([case["shop_id"]])).get(case["shop_id"])
     text = case.get("text") or case.get("excerpt") or ""
-    shown = reasons(text, case.get("evidence") or [])  # the evidence in words, and where it occurs
+    images = case.get("images") or []
+    read = [(image["n"], image["text"]) for image in images if image.get("text")]
+    shown = reasons(text, case.get("evidence") or [], read)  # the evidence in words, and where it occurs
     # a restored draft is not recorded yet: it reads as a remark, not as done
     tone = {"tone": "note"} if message == RESTORED else {}
     return render(
@@ -200,6 +202,7 @@ def case_response(
         shop=shop,
         segments=highlight(text, case.get("evidence") or [], settings.evidence_sentences, shown.found),
         reasons=shown,
+        images=image_views(images, case.get("evidence") or [], settings.evidence_sentences),
         text_is_excerpt=not case.get("text"),
         confirmations_required=settings.confirmations_required,
         message=message,
@@ -208,6 +211,18 @@ def case_response(
         back=(place or Place()).query(),
         queue_query=urlencode((place or Place()).filters()),
     )
+
+
+def image_views(images: list[dict[str, Any]], evidence: list[Any], sentences: bool) -> dict[str, Any]:
+    """The page's images as the case page lists them: the text read in each, evidence marked as in the
+    page's text, and the images not read with the reason (never the images themselves)."""
+    read = [
+        {**image, "segments": highlight(image["text"], evidence, sentences)}
+        for image in images
+        if image.get("text")
+    ]
+    not_read = [image for image in images if image.get("error")]
+    return {"read": read, "not_read": not_read, "total": len(images)}
 
 
 def decision_error(message: str) -> str:
