@@ -29,6 +29,7 @@ SUITE = (
     "dask_engine",
     "minhash",
     "image_text",
+    "model_loading",
 )
 
 
@@ -222,7 +223,32 @@ def rows() -> list[tuple[str, str, str, str]]:
             )
     out += _minhash_rows()
     out += _image_text_rows()
+    out += _model_loading_rows()
     return out
+
+
+def _model_loading_rows() -> list[tuple[str, str, str, str]]:
+    found = _load("model_loading")
+    if not found:
+        return []
+    now, before = found["arrays"], found["dict"]
+    return [
+        (
+            f"loading the model, vocabulary as arrays vs as a dict ({found['vocabulary_features']} features):"
+            " skops (MLflow)",
+            f"{now['skops_load_seconds']} s, {now['skops_mb']} MB vs {before['skops_load_seconds']} s,"
+            f" {before['skops_mb']} MB",
+            "",
+            "—",
+        ),
+        (
+            "… joblib (models/)",
+            f"{now['joblib_load_seconds']} s, {now['joblib_mb']} MB vs {before['joblib_load_seconds']} s,"
+            f" {before['joblib_mb']} MB",
+            "",
+            "—",
+        ),
+    ]
 
 
 def _image_text_rows() -> list[tuple[str, str, str, str]]:

@@ -171,6 +171,20 @@ def test_unpickled_vectorizer_gives_identical_output() -> None:
     assert (vectorizer.transform(probe) != expected).nnz == 0  # a warm cache changes nothing either
 
 
+def test_the_vocabulary_is_stored_as_arrays_and_comes_back_as_it_was() -> None:
+    """~300,000 features as a dict took seconds to load (skops and joblib walk it object by object):
+    the model file holds them as two arrays; a model saved with the dict still loads."""
+    vectorizer = SubwordVectorizer(min_df=1).fit([*TEXTS, "ёжик 🍄 «соль» Қазақстан"])
+    state = vectorizer.__getstate__()
+    assert "vocabulary_" not in state and state["vocabulary_utf8_"].dtype == np.uint8
+    restored = pickle.loads(pickle.dumps(vectorizer))
+    assert restored.vocabulary_ == vectorizer.vocabulary_
+    old_format = SubwordVectorizer.__new__(SubwordVectorizer)
+    old_format.__setstate__({**vectorizer.__dict__})  # as models before this one were saved
+    assert old_format.vocabulary_ == vectorizer.vocabulary_
+    assert (old_format.transform(TEXTS) != vectorizer.transform(TEXTS)).nnz == 0
+
+
 def test_short_word_counts_its_padded_form_once() -> None:
     vectorizer = SubwordVectorizer(min_df=1).fit(["в 1г"])
     row = dense_row(vectorizer, "в 1г")
