@@ -326,3 +326,14 @@ def test_a_plain_word_reads_as_normalisation_reads_it(word: str) -> None:
     if highlight_module._PLAIN.fullmatch(word.casefold()):
         normalised = normalize.normalize_text(word, placeholders=False)
         assert highlight_module._word_tokens(word) == tuple(normalised.split())
+
+
+def test_a_weight_no_float_holds_is_no_weight() -> None:
+    """Stored evidence is JSON, and JSON integers have no bound (the fuzz test found 10**300)."""
+    from classifier.review.evidence import reasons
+
+    huge = 10**400
+    evidence = [{"term": "закладки", "weight": huge}, {"term": "меф", "weight": -huge}, {"term": "тайник"}]
+    assert "".join(s.text for s in highlight("закладки и меф", evidence)) == "закладки и меф"
+    shown = reasons("закладки и меф", evidence)
+    assert shown.reasons_for == [] and shown.against == []

@@ -208,10 +208,15 @@ def _clip(words: str, longest: int = LONGEST_FORM) -> str:
 
 
 def _number(value: Any) -> float | None:
-    """A weight, or None for what is none (a bool, a string, NaN: the template would show "nan")."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    """A weight, or None for what is none (a bool, a string, NaN: the template would show "nan"; an
+    integer too large for a float)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def signed(weight: float) -> str:

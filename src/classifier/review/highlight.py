@@ -178,8 +178,12 @@ def marks_words(evidence: Mapping[str, Any]) -> bool:
 
 
 def _weight(evidence: Mapping[str, Any]) -> float:
+    """A weight to order reasons by; 0 for what is none (text, or an integer too large for a float)."""
     weight = evidence.get("weight", 0)
-    return float(weight) if isinstance(weight, int | float) else 0.0
+    try:
+        return float(weight) if isinstance(weight, int | float) else 0.0
+    except OverflowError:
+        return 0.0
 
 
 def highlight(
