@@ -68,28 +68,32 @@ def image_fields(
 ) -> dict[str, Any]:
     """``image_text`` and ``images`` for a page showing ``refs``. Images its input cannot hold (a
     table's row has none) are left out rather than listed as missing; inline ones are always read."""
-    entries: list[dict[str, Any]] = []
-    readable: list[tuple[int, str, bytes]] = []
-    for ref in refs:
-        if ref.error:
-            entries.append(_entry(ref.url, error=ref.error))
-        elif ref.data is not None:
-            readable.append((len(entries), ref.url, ref.data))
-            entries.append({})
-        elif record.images is not None:
-            try:
-                readable.append((len(entries), ref.url, record.images.fetch(ref.url, settings.ocr_max_bytes)))
-                entries.append({})
-            except ImageUnavailable as exc:
-                entries.append(_entry(ref.url, error=f"{NOT_READ}: {exc}"))
-    if readable:
-        results = image_reader(settings, cache_path).read_page_images(
-            (url, data) for _, url, data in readable
+    found = [item for item in (_fetched(ref, record, settings) for ref in refs) if item is not None]
+    read = iter(
+        image_reader(settings, cache_path).read_page_images(
+            (url, data) for url, data, _ in found if data is not None
         )
-        for (place, _, _), result in zip(readable, results, strict=True):
-            entries[place] = _entry(result.name, result)
+    )  # one result per image with bytes, in order
+    entries = [
+        _entry(url, error=error) if data is None else _entry(url, next(read)) for url, data, error in found
+    ]
     entries = [{"n": number, **entry} for number, entry in enumerate(entries, start=1)]
     return {"image_text": joined_image_text(entries)[: settings.max_text_chars], "images": entries}
+
+
+def _fetched(
+    ref: ImageRef, record: Record, settings: ExtractSettings
+) -> tuple[str, bytes | None, str] | None:
+    """(URL, bytes, "") of an image that can be read, (URL, None, reason) of one that cannot, or None
+    for an image the input cannot hold at all."""
+    if ref.error or ref.data is not None:
+        return ref.url, ref.data, ref.error
+    if record.images is None:
+        return None
+    try:
+        return ref.url, record.images.fetch(ref.url, settings.ocr_max_bytes), ""
+    except ImageUnavailable as exc:
+        return ref.url, None, f"{NOT_READ}: {exc}"
 
 
 def joined_image_text(images: list[dict[str, Any]]) -> str:
@@ -98,6 +102,7 @@ def joined_image_text(images: list[dict[str, Any]]) -> str:
 
 
 def _entry(url: str, result: ImageText | None = None, error: str = "") -> dict[str, Any]:
+    """An image's entry: ``url`` as shown, and what ``result`` read, or ``error``."""
     shown = url if len(url) <= MAX_URL_CHARS else url[: MAX_URL_CHARS - 1] + "…"
     if result is None:
         return {"url": shown, "text": "", "confidence": None, "error": error}

@@ -40,8 +40,6 @@ def clean_text(value: Any) -> str:
 def clean_images(images: Any) -> list[dict[str, Any]]:
     """A page's images as extraction lists them (number, URL, text, confidence, reason), with only
     those keys and text PostgreSQL accepts; anything else in the list is dropped."""
-    if isinstance(images, str):  # a row read back from a file: the JSON as text
-        images = json.loads(images or "[]")
     kept = []
     for image in images if isinstance(images, list) else []:
         if isinstance(image, Mapping):
