@@ -5,7 +5,7 @@ Writes benchmarks/results/dask_engine.json. Target (issue 6): 2 workers give >= 
 loading, ranking and outputs included), the scoring loop (from the command's log), and the steady state
 once every worker has started, imported the pipeline and received the model.
 
-    python benchmarks/dask_engine.py [--pages 2000] [--model models/drug-ad-classifier]
+    python benchmarks/dask_engine.py [--pages 4000 20000] [--model models/drug-ad-classifier]
 """
 
 from __future__ import annotations
@@ -26,12 +26,15 @@ from scoring import score_command
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--pages", type=int, default=4000)
+    parser.add_argument(
+        "--pages", type=int, nargs="+", default=[4000, 20000], help="input sizes, each measured"
+    )
     parser.add_argument("--model", default=str(MODELS_DIR / "drug-ad-classifier"))
     parser.add_argument("--partition-records", type=int, default=100)
     args = parser.parse_args()
     if not Path(args.model).exists():
         sys.exit(f"no model at {args.model}: run `bash scripts/demo.sh` first")
+    sizes = {}
     with tempfile.TemporaryDirectory(prefix="dask-bench-") as tmp:
         work = Path(tmp)
         os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{work / 'mlflow.db'}"
@@ -39,42 +42,51 @@ def main() -> None:
         raw["score"]["log_to_mlflow"] = False  # the engines are compared, not MLflow's start-up
         params = work / "params.yaml"
         params.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
-        generate_corpus(work / "corpus", load_settings().corpus, n=args.pages, seed=303)
-        warc = work / "corpus" / "pages.warc.gz"
-        part = ("--partition-records", str(args.partition_records))
-        local = score_command(warc, work, args.model, 1, params)
-        one = score_command(warc, work, args.model, 1, params, ("--engine", "dask", "--workers", "1", *part))
-        two = score_command(warc, work, args.model, 1, params, ("--engine", "dask", "--workers", "2", *part))
-    speedup = two["pages_per_s"] / one["pages_per_s"]
-    loop_speedup = two["loop_pages_per_s"] / one["loop_pages_per_s"]
-    steady_speedup = two["steady_pages_per_s"] / one["steady_pages_per_s"]
+        for pages in args.pages:
+            generate_corpus(work / f"corpus-{pages}", load_settings().corpus, n=pages, seed=303)
+            sizes[str(pages)] = _compare(work / f"corpus-{pages}" / "pages.warc.gz", work, args, params)
+    largest = sizes[str(max(args.pages))]
     write_results(
         "dask_engine",
         {
-            "records": one["records"],
-            "local_1_job_pages_per_s": round(local["pages_per_s"], 1),
-            "dask_1_worker_pages_per_s": round(one["pages_per_s"], 1),
-            "dask_2_workers_pages_per_s": round(two["pages_per_s"], 1),
-            "dask_1_worker_loop_pages_per_s": round(one["loop_pages_per_s"], 1),
-            "dask_2_workers_loop_pages_per_s": round(two["loop_pages_per_s"], 1),
-            "dask_1_worker_steady_pages_per_s": round(one["steady_pages_per_s"], 1),
-            "dask_2_workers_steady_pages_per_s": round(two["steady_pages_per_s"], 1),
-            "speedup_2_vs_1_workers": round(speedup, 3),
-            "steady_speedup_2_vs_1_workers": round(steady_speedup, 3),
-            "loop_speedup_2_vs_1_workers": round(loop_speedup, 3),
-            "peak_rss_mb_driver_2_workers": round(two["rss_mb"], 1),
+            "sizes": sizes,
             "partition_records": args.partition_records,
             "targets": {"speedup_2_vs_1_workers": 1.7},
             "met": {
-                "speedup_2_vs_1_workers": speedup >= 1.7,
-                "loop_speedup_2_vs_1_workers": loop_speedup >= 1.7,
-                "steady_speedup_2_vs_1_workers": steady_speedup >= 1.7,
+                name: largest[name] >= 1.7
+                for name in (
+                    "speedup_2_vs_1_workers",
+                    "loop_speedup_2_vs_1_workers",
+                    "steady_speedup_2_vs_1_workers",
+                )
             },
-            "note": "whole command: cluster start-up, planning, model loading, ranking and outputs included; "
-            "loop: from the model loaded to the last partition committed (worker start-up and imports included); "
-            "steady: from the model on every (warm) worker to the last partition committed",
+            "note": "met: on the largest input. whole command: cluster start-up, planning, model loading, "
+            "ranking and outputs included; loop: from the model loaded to the last partition committed "
+            "(worker start-up and imports included); steady: from the model on every (warm) worker to the "
+            "last partition committed",
         },
     )
+
+
+def _compare(warc: Path, work: Path, args: argparse.Namespace, params: Path) -> dict:
+    part = ("--partition-records", str(args.partition_records))
+    local = score_command(warc, work, args.model, 1, params)
+    one = score_command(warc, work, args.model, 1, params, ("--engine", "dask", "--workers", "1", *part))
+    two = score_command(warc, work, args.model, 1, params, ("--engine", "dask", "--workers", "2", *part))
+    return {
+        "records": one["records"],
+        "local_1_job_pages_per_s": round(local["pages_per_s"], 1),
+        "dask_1_worker_pages_per_s": round(one["pages_per_s"], 1),
+        "dask_2_workers_pages_per_s": round(two["pages_per_s"], 1),
+        "dask_1_worker_loop_pages_per_s": round(one["loop_pages_per_s"], 1),
+        "dask_2_workers_loop_pages_per_s": round(two["loop_pages_per_s"], 1),
+        "dask_1_worker_steady_pages_per_s": round(one["steady_pages_per_s"], 1),
+        "dask_2_workers_steady_pages_per_s": round(two["steady_pages_per_s"], 1),
+        "speedup_2_vs_1_workers": round(two["pages_per_s"] / one["pages_per_s"], 3),
+        "steady_speedup_2_vs_1_workers": round(two["steady_pages_per_s"] / one["steady_pages_per_s"], 3),
+        "loop_speedup_2_vs_1_workers": round(two["loop_pages_per_s"] / one["loop_pages_per_s"], 3),
+        "peak_rss_mb_driver_2_workers": round(two["rss_mb"], 1),
+    }
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ SUITE = (
     "minhash",
     "image_text",
     "model_loading",
+    "score_cost",
 )
 
 
@@ -194,36 +195,37 @@ def rows() -> list[tuple[str, str, str, str]]:
                 _mark(scoring["met"]["memory_growth"]),
             ),
         ]
-    dask = _load("dask_engine")
-    if dask:
-        out += [
-            ("Dask, 1 worker (whole command)", f"{dask['dask_1_worker_pages_per_s']} pages/s", "", "—"),
-            (
-                "Dask, 2 workers (whole command)",
-                f"{dask['dask_2_workers_pages_per_s']} pages/s = {dask['speedup_2_vs_1_workers']}× 1 worker",
-                "≥ 1.7×",
-                _mark(dask["met"]["speedup_2_vs_1_workers"]),
-            ),
-            (
-                "Dask, 2 vs 1 worker (scoring loop, worker start-up included)",
-                f"{dask['loop_speedup_2_vs_1_workers']}×",
-                "≥ 1.7×",
-                _mark(dask["met"]["loop_speedup_2_vs_1_workers"]),
-            ),
-        ]
-        if "steady_speedup_2_vs_1_workers" in dask:
-            out.append(
-                (
-                    "Dask, 2 vs 1 worker (steady state: warm workers)",
-                    f"{dask['dask_2_workers_steady_pages_per_s']} vs {dask['dask_1_worker_steady_pages_per_s']} "
-                    f"pages/s = {dask['steady_speedup_2_vs_1_workers']}×",
-                    "≥ 1.7×",
-                    _mark(dask["steady_speedup_2_vs_1_workers"] >= 1.7),
-                )
-            )
+    out += _score_cost_rows(_load("score_cost"))
+    out += _dask_rows(_load("dask_engine"))
     out += _minhash_rows()
     out += _image_text_rows()
     out += _model_loading_rows()
+    return out
+
+
+def _dask_rows(dask: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    if not dask:
+        return []
+    sizes = dask.get("sizes") or {str(dask["records"]): dask}  # results written before sizes were
+    largest = max(sizes, key=int)
+    out = []
+    for size, run in sorted(sizes.items(), key=lambda item: int(item[0])):
+        judged = size == largest
+        out += [
+            (
+                f"Dask on {size} pages, 2 vs 1 worker: whole command",
+                f"{run['dask_2_workers_pages_per_s']} vs {run['dask_1_worker_pages_per_s']} pages/s "
+                f"= {run['speedup_2_vs_1_workers']}×",
+                "≥ 1.7×" if judged else "",
+                _mark(run["speedup_2_vs_1_workers"] >= 1.7) if judged else "—",
+            ),
+            (
+                "… scoring loop (worker start-up included) / steady state (warm workers)",
+                f"{run['loop_speedup_2_vs_1_workers']}× / {run['steady_speedup_2_vs_1_workers']}×",
+                "",
+                "—",
+            ),
+        ]
     return out
 
 
@@ -307,17 +309,61 @@ def _minhash_rows() -> list[tuple[str, str, str, str]]:
     ]
 
 
+def _score_cost_rows(cost: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    if not cost:
+        return []
+    n, fixed, slope, bare = (
+        cost["pages"],
+        cost["fixed_seconds"],
+        cost["per_page_ms"],
+        cost["bare_per_page_ms"],
+    )
+    return [
+        (
+            "`classifier score`, fixed cost: the whole command on 10 pages (resiliparse / trafilatura mode)",
+            f"{fixed['resiliparse']} s / {fixed['trafilatura']} s",
+            "< 2 s",
+            _mark(cost["met"]["fixed_seconds"]),
+        ),
+        (
+            "… cost per page, slope from 1,000 to 10,000 pages (resiliparse / trafilatura mode; bare loops)",
+            f"{slope['resiliparse']} / {slope['trafilatura']} ms "
+            f"(bare {bare['resiliparse']} / {bare['trafilatura']} ms)",
+            "",
+            "—",
+        ),
+        (
+            f"… fast mode vs trafilatura mode, whole command on {n} pages",
+            f"{cost['fast_vs_trafilatura_mode']}×",
+            "≥ 10×",
+            _mark(cost["met"]["fast_vs_trafilatura_mode"]),
+        ),
+        (
+            f"… fast mode vs a bare resiliparse loop, {n} pages",
+            f"{cost['fast_vs_bare_resiliparse']}×",
+            "≥ 0.5×",
+            _mark(cost["met"]["fast_vs_bare_resiliparse"]),
+        ),
+        (
+            f"… peak memory, 1,000 → {n} pages (fast mode)",
+            f"{cost['runs']['resiliparse']['1000']['peak_rss_mb']} → "
+            f"{cost['runs']['resiliparse'][str(n)]['peak_rss_mb']} MB = {cost['memory_growth']}×",
+            "≤ 1.2×",
+            _mark(cost["met"]["memory_growth"]),
+        ),
+    ]
+
+
 def table() -> str:
-    machines = {json.dumps(_load(n).get("machine"), sort_keys=True) for n in SUITE if _load(n)}
-    dates = sorted(_load(n)["measured_at"][:10] for n in SUITE if _load(n))
+    measured = [_load(n) for n in SUITE if _load(n)]
+    dates = sorted(result["measured_at"][:10] for result in measured)
+    machines = sorted({(r["machine"]["cpus"], r["machine"]["python"]) for r in measured})
+    platforms = sorted({r["machine"]["platform"] for r in measured})
     lines = ["| measure | result | target | |", "|---|---|---|---|"]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows()]
-    for machine in machines:
-        m = json.loads(machine) or {}
-        lines.append("")
-        lines.append(
-            f"Measured {dates[0] if dates[0] == dates[-1] else dates[0] + '–' + dates[-1]} on {m.get('cpus')} cores, Python {m.get('python')}, {m.get('platform')}."
-        )
+    span = dates[0] if dates[0] == dates[-1] else f"{dates[0]}–{dates[-1]}"
+    on = "; ".join(f"{cpus} cores, Python {python}" for cpus, python in machines)
+    lines += ["", f"Measured {span} on {on} ({', '.join(platforms)})."]
     return "\n".join(lines) + "\n"
 
 

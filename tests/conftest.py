@@ -36,10 +36,14 @@ def resources() -> Path:
 
 
 @pytest.fixture()
-def settings() -> Settings:
-    """The project's settings, single-process so that tests stay quick and deterministic."""
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The project's settings, single-process so that tests stay quick and deterministic; registered
+    models are cached in a temporary folder, not the project's."""
     base = load_settings()
-    return replace(base, extract=replace(base.extract, n_jobs=1))
+    cache = str(tmp_path_factory.mktemp("model-cache"))
+    return replace(
+        base, extract=replace(base.extract, n_jobs=1), score=replace(base.score, model_cache_dir=cache)
+    )
 
 
 @pytest.fixture(scope="session")

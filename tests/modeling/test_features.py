@@ -7,7 +7,7 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 import pytest
-from nltk.stem.snowball import SnowballStemmer
+import Stemmer
 
 from classifier.modeling.features import (
     META_FEATURES,
@@ -46,11 +46,11 @@ def test_tokenize(text: str, expected: list[str]) -> None:
 
 
 # -- SubwordVectorizer ------------------------------------------------------------------------------
-_STEMMER = SnowballStemmer("russian")
+_STEMMER = Stemmer.Stemmer("russian")
 
 
 def _stem(token: str) -> str:
-    return _STEMMER.stem(token) if len(token) > 3 and not token.startswith("_") else token
+    return _STEMMER.stemWord(token) if len(token) > 3 and not token.startswith("_") else token
 
 
 def brute_force_features(text: str, low: int, high: int, bigrams: bool = True) -> Counter[str]:
@@ -183,6 +183,22 @@ def test_the_vocabulary_is_stored_as_arrays_and_comes_back_as_it_was() -> None:
     old_format.__setstate__({**vectorizer.__dict__})  # as models before this one were saved
     assert old_format.vocabulary_ == vectorizer.vocabulary_
     assert (old_format.transform(TEXTS) != vectorizer.transform(TEXTS)).nnz == 0
+
+
+def test_models_saved_before_the_c_stemmer_keep_nltks_stems() -> None:
+    """Their features were built from NLTK's Snowball port, which differs from the C stemmer on a few
+    words: a model stems as it was trained."""
+    texts = ["протестующая толпа", "протестующая толпа у входа"]
+    vectorizer = SubwordVectorizer(min_df=1).fit(texts)
+    state = vectorizer.__getstate__()
+    del state["stemmer"]  # as models before the choice were saved
+    old = SubwordVectorizer.__new__(SubwordVectorizer)
+    old.__setstate__(state)
+    assert (old.stemmer, vectorizer.stemmer) == ("nltk", "snowball")
+    assert old._stem("протестующая") == "протестующ"
+    assert vectorizer._stem("протестующая") == "протест"
+    restored = pickle.loads(pickle.dumps(vectorizer))
+    assert restored.stemmer == "snowball" and restored._stem("протестующая") == "протест"
 
 
 def test_short_word_counts_its_padded_form_once() -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import shutil
+import stat
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,11 +13,12 @@ import numpy as np
 import pandas as pd
 import pytest
 from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from classifier.common.config import PROJECT_ROOT, ModelSettings
+from classifier.common.config import PROJECT_ROOT, ModelSettings, ScoreSettings
 from classifier.modeling import tracking
 from classifier.modeling.mlflow_model import OUTPUT_COLUMNS
 from classifier.modeling.model import build_pipeline, fit_pipeline
@@ -273,3 +276,76 @@ def test_registry_round_trip_through_a_real_server(
     loaded = tracking.load_model(f"models:/{tracking.MODEL_NAME}@champion")
     np.testing.assert_allclose(loaded.predict_proba(documents), pipeline.predict_proba(documents))
     assert not list(tmp_path.iterdir())  # nothing written beside the client
+
+
+def _cache_entries(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_dir()) if folder.exists() else []
+
+
+def test_scoring_loads_a_registered_version_from_mlflow_once_then_from_the_cache(
+    mlflow_store: Path, tmp_path: Path, pipeline: Pipeline, documents: pd.DataFrame
+) -> None:
+    """Issue 21: the second load of a version needs neither MLflow's artifacts nor skops."""
+    from classifier.modeling.loading import load_trusted_model
+
+    tracking.set_alias("champion", log_version(pipeline, documents, {}))
+    settings = ScoreSettings(model_cache_dir=str(tmp_path / "cache"))
+    first = load_trusted_model(tracking.model_uri(), settings)
+    [entry] = _cache_entries(tmp_path / "cache")
+    assert {p.name for p in entry.iterdir()} == {"model.joblib", "entry.json"}
+    shutil.rmtree(mlflow_store / "mlruns")  # MLflow could no longer load it
+    second = load_trusted_model(tracking.model_uri(), settings)
+    assert (second.name, second.version) == (first.name, first.version) == (tracking.MODEL_NAME, "1")
+    np.testing.assert_allclose(second.pipeline.predict_proba(documents), pipeline.predict_proba(documents))
+    with pytest.raises(MlflowException, match="No such artifact"):  # without the cache: MLflow is asked
+        load_trusted_model(tracking.model_uri())
+
+
+@pytest.mark.parametrize("damage", ["file replaced", "writable by every user"])
+def test_a_cache_entry_that_cannot_be_trusted_is_loaded_from_mlflow_again(
+    mlflow_store: Path,
+    tmp_path: Path,
+    pipeline: Pipeline,
+    documents: pd.DataFrame,
+    damage: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from classifier.modeling.loading import load_trusted_model
+
+    tracking.set_alias("champion", log_version(pipeline, documents, {}))
+    settings = ScoreSettings(model_cache_dir=str(tmp_path / "cache"))
+    load_trusted_model(tracking.model_uri(), settings)
+    [entry] = _cache_entries(tmp_path / "cache")
+    if damage == "file replaced":
+        with (entry / "model.joblib").open("ab") as handle:
+            handle.write(b"\0")
+    else:
+        entry.chmod(entry.stat().st_mode | stat.S_IWOTH)
+    loaded = load_trusted_model(tracking.model_uri(), settings)
+    assert f"not using the cached model in {entry}" in caplog.text
+    np.testing.assert_allclose(loaded.pipeline.predict_proba(documents), pipeline.predict_proba(documents))
+    [again] = _cache_entries(tmp_path / "cache")  # written anew, and trusted
+    assert not again.stat().st_mode & stat.S_IWOTH
+    caplog.clear()
+    load_trusted_model(tracking.model_uri(), settings)
+    assert "not using the cached model" not in caplog.text
+
+
+def test_a_version_number_registered_again_is_not_taken_from_the_cache(
+    mlflow_store: Path, tmp_path: Path, pipeline: Pipeline, documents: pd.DataFrame, frame: pd.DataFrame
+) -> None:
+    """A registered model deleted and created again starts at version 1 again, with another model."""
+    from classifier.modeling.loading import load_trusted_model
+
+    settings = ScoreSettings(model_cache_dir=str(tmp_path / "cache"))
+    tracking.set_alias("champion", log_version(pipeline, documents, {}))
+    load_trusted_model(tracking.model_uri(), settings)
+    MlflowClient().delete_registered_model(tracking.MODEL_NAME)
+    flipped = fit_pipeline(
+        build_pipeline(ModelSettings(min_df=1, folds=3, C=10.0)), documents, 1 - frame["label"]
+    )
+    tracking.set_alias("champion", log_version(flipped, documents, {}))
+    loaded = load_trusted_model(tracking.model_uri(), settings)
+    assert loaded.version == "1"
+    np.testing.assert_allclose(loaded.pipeline.predict_proba(documents), flipped.predict_proba(documents))
+    assert len(_cache_entries(tmp_path / "cache")) == 2

@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -248,6 +249,39 @@ def test_a_worker_killed_mid_run_loses_no_record(
     assert process.returncode == 0, output
     assert rows(out) == rows(local_queue)
     assert cases(out) == cases(local_queue)
+
+
+def test_partitions_go_out_as_workers_free_up(
+    cluster: Cluster, params: Path, inputs: list[str], exported_model: Path, local_queue: Path, tmp_path: Path
+) -> None:
+    """Issue 21: two partitions per worker in flight, not all ~35 at once. The driver pauses after each
+    commit, so the run lasts seconds while the scheduler is watched; had every partition gone out at
+    once, the scheduler would hold most of them all that time."""
+    from distributed import Client
+
+    def run_tasks(dask_scheduler: Any) -> int:
+        return sum(str(key).startswith("score-") for key in dask_scheduler.tasks)
+
+    out = tmp_path / "queue.jsonl"
+    seen = []
+    with Client(cluster.address, timeout="30s") as watcher:
+        process = score_on(
+            cluster,
+            params,
+            inputs,
+            exported_model,
+            out,
+            partition_records=5,
+            slow_at="score.chunk_committed=0.2",
+        )
+        while process.poll() is None:
+            seen.append(watcher.run_on_scheduler(run_tasks))
+            time.sleep(0.1)
+    output, _ = process.communicate(timeout=1800)
+    assert process.returncode == 0, output
+    assert rows(out) == rows(local_queue)
+    assert max(seen) > 0, "the scheduler was never seen holding the run's tasks"
+    assert max(seen) <= 2 * 2  # two workers of one thread each
 
 
 def _partitions_done(checkpoint: Path) -> int:

@@ -196,9 +196,12 @@ class ScoreSettings(_Section):
     drift_bins: int = 10
     psi_warning: float = 0.25
     log_to_mlflow: bool = True
+    drift_plot: bool = False  # a PNG of the histogram too: importing matplotlib costs ~1 s a run
     memory_budget_mb: float = 1500.0  # a peak RSS above this (run or one worker) is logged as a warning
     # models load only from these folders or the MLflow registry: joblib/pickle files run code (model_trust.py)
     trusted_model_dirs: tuple[str, ...] = ("models",)
+    # registered versions loaded once from MLflow are kept here, relative to the project ("": off)
+    model_cache_dir: str = "data/interim/model_cache"
     allow_untrusted_model: bool = False  # classifier score --allow-untrusted-model
 
 

@@ -125,7 +125,8 @@ def extract_document(
     doc = base_document(record)
     if record.status != "ok":
         return doc
-    _load_models()
+    if settings.engine != "resiliparse":
+        _load_trafilatura()
     aside = _Aside()
     try:
         with time_limit(settings.page_timeout_seconds):
@@ -159,11 +160,11 @@ def main_content(doc: dict[str, Any], main_text: tuple[str, str] | None, setting
 
 
 @cache
-def _load_models() -> None:
-    """Load what the first page would (lingua's language models, justext's stop lists: 2-5 s, once per
-    process) before any page's time limit runs: the first page must not pay for it, nor be cut off in
-    the middle of it, leaving it to load again on every later page."""
-    detect_language("привет")  # short Russian text: detect_language asks lingua
+def _load_trafilatura() -> None:
+    """Load justext's stop lists (seconds, once per process) before any page's time limit runs: the
+    first page must not pay for them, nor be cut off in the middle of loading them, leaving them to
+    load again on every later page. The fast mode never runs trafilatura, and lingua's language models
+    load on the first text that needs them, in ``_finished``, where no time limit runs."""
     _main_text(parse_html("<html><body><p>Короткая страница.</p></body></html>"), "", ExtractSettings())
 
 

@@ -9,6 +9,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from itertools import chain, islice
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,10 @@ def extract_documents(
         tasks = (
             _plan_batch(batch, settings, cache, ocr_cache) for batch in batched(records, settings.batch_size)
         )
-        if settings.n_jobs == 1:
+        # a single batch runs here: starting worker processes would cost more than it (~0.5 s)
+        first = list(islice(tasks, 2))
+        tasks = chain(first, tasks)
+        if settings.n_jobs == 1 or len(first) < 2:
             results = (task() for task in tasks)
         else:
             parallel = Parallel(n_jobs=settings.n_jobs, return_as="generator", pre_dispatch="4*n_jobs")

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from sklearn.pipeline import Pipeline
 
-from classifier.common.config import ScoreSettings
+from classifier.common.config import PROJECT_ROOT, ScoreSettings
+from classifier.modeling import model_cache
 from classifier.modeling.model import load_model_file
 from classifier.modeling.model_trust import check_model_reference
 
@@ -50,5 +51,22 @@ def load_trusted_model(reference: str, settings: ScoreSettings | None = None) ->
 
     tracking.configure()
     name, version = tracking.resolve_model_uri(reference)
-    uri = f"models:/{name}/{version}" if name else reference
-    return LoadedModel(tracking.load_model(uri), name or "mlflow-model", version, reference)
+    if not name:  # runs:/ and other URIs: loaded as they are, uncached
+        return LoadedModel(tracking.load_model(reference), "mlflow-model", version, reference)
+    return LoadedModel(_registered(name, version, settings), name, version, reference)
+
+
+def _registered(name: str, version: str, settings: ScoreSettings | None) -> Pipeline:
+    """A registered version, from the local model cache (``model_cache``) when the caller's settings
+    name one: scoring runs, whose start-up it shortens."""
+    from classifier.modeling import tracking
+
+    if settings is None or not settings.model_cache_dir:
+        return tracking.load_model(f"models:/{name}/{version}")
+    cache_dir = PROJECT_ROOT / settings.model_cache_dir
+    identity = tracking.version_identity(name, version)
+    pipeline = model_cache.load_cached(cache_dir, identity)
+    if pipeline is None:
+        pipeline = tracking.load_model(f"models:/{name}/{version}")
+        model_cache.store(cache_dir, identity, pipeline)
+    return pipeline

@@ -247,6 +247,19 @@ def alias_version(alias: str, name: str = MODEL_NAME) -> str | None:
     return str(version) if version is not None else None
 
 
+def version_identity(name: str, version: str) -> dict[str, str]:
+    """What makes a registered version unique in time: a model deleted and registered again reuses
+    version numbers, never a run and creation time."""
+    details = MlflowClient().get_model_version(name, version)
+    return {
+        "tracking_uri": mlflow.get_tracking_uri(),
+        "name": name,
+        "version": str(version),
+        "run_id": details.run_id or "",
+        "created": str(details.creation_timestamp),
+    }
+
+
 def model_uri(alias: str = CHAMPION, name: str = MODEL_NAME) -> str:
     return f"models:/{name}@{alias}"
 

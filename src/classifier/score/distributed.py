@@ -1,7 +1,7 @@
 """The Dask engine: the same scoring as the local engine, with partitions of the inputs as tasks.
 
 The driver plans partitions (``partitions.py``), sends the model to every worker once, and submits one
-task per partition: read, extract and score it with the local engine's ``ChunkScorer``. Results come
+task per partition as workers free up: read, extract and score it with the local engine's ``ChunkScorer``. Results come
 back in partition order and go into the same checkpoint, in the same order, with the same sequence
 numbers as a local run; grouping, ranking and the outputs are then the local engine's. So the queue is
 the same row for row, and a run resumes after its last committed partition. A worker that dies takes
@@ -19,6 +19,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from itertools import islice
 from typing import Any
 
 import numpy as np
@@ -136,24 +137,33 @@ def score_on_dask(
         log.info("cluster ready at %.1fs: %s", time.perf_counter() - started, client)
         shared_model = client.scatter(model, broadcast=True)  # sent once to every worker
         log.info("model on every worker at %.1fs", time.perf_counter() - started)
-        futures = {
-            client.submit(
-                # a fresh key per invocation: a scheduler still holding an old run's task never answers for it
+        # Partitions go out as workers free up, two per worker thread in flight (one running, one
+        # waiting, so no worker idles between tasks): the scheduler holds a few tasks instead of every
+        # partition's. Results commit in partition order; those that finished before an earlier, slow
+        # one wait, at most ``4 * window`` of them: then no more go out until it is back.
+        waiting = iter(range(done, len(parts)))
+        window = 2 * max(1, sum(client.nthreads().values()))
+
+        def submit(index: int) -> Any:
+            # a fresh key per invocation: a scheduler still holding an old run's task never answers for it
+            future = client.submit(
                 score_partition,
-                part,
+                parts[index],
                 shared_model,
                 settings,
                 run_id,
                 scored_at,
-                key=f"score-{run_id}-{i}-{nonce}",
-            ): i
-            for i, part in enumerate(parts)
-            if i >= done
-        }
+                key=f"score-{run_id}-{index}-{nonce}",
+            )
+            futures[future] = index
+            return future
+
+        futures: dict[Any, int] = {}
+        running = as_completed([submit(i) for i in islice(waiting, window)])
         finished: dict[int, PartitionResult] = {}
         seq = checkpoint.committed()
-        for future in as_completed(futures):
-            finished[futures[future]] = future.result()
+        for future in running:
+            finished[futures.pop(future)] = future.result()
             future.release()
             while done in finished:  # commit in partition order: sequence numbers as in a local run
                 result = _shifted(finished.pop(done), seq)
@@ -168,6 +178,9 @@ def score_on_dask(
                 if progress is not None:
                     progress(done, len(parts))
                 log.debug("partition %d committed at %.1fs", done, time.perf_counter() - started)
+            room = min(window - len(futures), 4 * window - len(finished) - len(futures))
+            for index in islice(waiting, max(0, room)):
+                running.add(submit(index))
     finally:
         cluster = getattr(client, "cluster", None)
         client.close()

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 _EPSILON = 1e-4  # empty bins would make the index infinite
+EXPERIMENT = "scoring"
 
 
 def histogram(scores: np.ndarray, bins: int) -> np.ndarray:
@@ -66,8 +67,10 @@ def drift_report(
     return report
 
 
-def log_scoring_run(report: dict, summary: Any, run_id: str) -> str:
-    """One run in the MLflow experiment ``scoring``: counts, the score histogram, PSI; returns its id."""
+def log_scoring_run(report: dict, summary: Any, run_id: str, plot: bool = False) -> str:
+    """One run in the MLflow experiment ``scoring``: counts, the score histogram, PSI; returns its id.
+
+    The histogram is logged as numbers (metrics ``hist_00``…, ``drift.json``); ``plot`` adds a PNG."""
     import tempfile
     from dataclasses import asdict
 
@@ -88,13 +91,14 @@ def log_scoring_run(report: dict, summary: Any, run_id: str) -> str:
     if report["psi"] is not None:
         metrics["psi"] = report["psi"]
     tags = {"scoring_run_id": run_id, "psi_warning": str(report["psi_warning"]).lower()}
-    with tracking.training_run("scoring", run_name=f"score-{run_id[:8]}", tags=tags) as mlflow_run:
+    with tracking.training_run(EXPERIMENT, run_name=f"score-{run_id[:8]}", tags=tags) as mlflow_run:
         tracking.log_params({"model": data["model"], "output": data["output"], "run_id": run_id})
         tracking.log_metrics(metrics)
         tracking.log_dict(report, "drift.json")
         tracking.log_dict(data, "summary.json")
-        with tempfile.TemporaryDirectory() as folder:
-            tracking.log_artifact(plot_histogram(report, Path(folder) / "score_histogram.png"))
+        if plot:
+            with tempfile.TemporaryDirectory() as folder:
+                tracking.log_artifact(plot_histogram(report, Path(folder) / "score_histogram.png"))
     return mlflow_run
 
 

@@ -312,7 +312,7 @@ def _drift(
     try:
         from classifier.score.drift import log_scoring_run
 
-        mlflow_run = log_scoring_run(report, summary, run_id)
+        mlflow_run = log_scoring_run(report, summary, run_id, plot=settings.drift_plot)
     except Exception as exc:
         log.warning("could not log the scoring run to MLflow: %s", exc)
         return report | {"mlflow_error": str(exc)}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import phonenumbers
 
@@ -29,13 +29,34 @@ PATTERNS: dict[str, re.Pattern[str]] = {
     "handle": re.compile(r"(?<![\w@.])@[A-Za-z][A-Za-z0-9_]{3,31}\b"),
     # not inside a longer number, but a "+" starts a new one: phones glued together ("…45-67+7 701 …") are
     # two, and normalising twice changes nothing (after the first is a token, the second stands alone)
+    # (the look-behinds come after the first character, "8(?<![\d+]8)" for "(?<![\d+])8": a pattern that
+    # starts with a character lets the regex engine skip ahead to it, five times as fast on a page)
     "phone": re.compile(
-        r"(?:(?<![\d+])8|(?<!\+)\+7)[\s\-(]*\d{3}[\s\-)]*\d{3}[\s\-]*\d{2}[\s\-]*\d{2}(?!\d)"
+        r"(?:8(?<![\d+]8)|\+(?<!\+\+)7)[\s\-(]*\d{3}[\s\-)]*\d{3}[\s\-]*\d{2}[\s\-]*\d{2}(?!\d)"
     ),
     "wallet": re.compile(
         r"\b(?:bc1[ac-hj-np-z02-9]{11,71}|[13][a-km-zA-HJ-NP-Z1-9]{25,34}|T[A-Za-z0-9]{33}|0x[a-fA-F0-9]{40})\b"
     ),
-    "card": re.compile(r"(?<!\d)(?:\d{4}[ \-]?){3}\d{4}(?!\d)|\*{4}[ \-]?(?:\*{4}[ \-]?){0,2}\d{4}\b"),
+    "card": re.compile(
+        r"\d(?<!\d\d)\d{3}[ \-]?(?:\d{4}[ \-]?){2}\d{4}(?!\d)|\*{4}[ \-]?(?:\*{4}[ \-]?){0,2}\d{4}\b"
+    ),
+}
+
+# A pattern runs only on a text that holds its clue (casefolded): most pages have no onion address,
+# wallet or WhatsApp link, and scanning every page with every pattern was most of the time contacts
+# took. Each clue is something every match contains (".on": re's ignore-case also matches "ı" as "i").
+_DIGIT_RUN = re.compile(r"\d{3}[\s\-)]*\d{3}")
+_ALNUM_RUN = re.compile(r"[A-Za-z0-9]{25}")
+CLUES: dict[str, Callable[[str], bool]] = {
+    "onion": lambda t: ".on" in t,
+    "telegram": lambda t: "t.me" in t or "telegram." in t or "tg:" in t,
+    "whatsapp": lambda t: "wa.me" in t or "whatsapp" in t,
+    "email": lambda t: "@" in t,
+    "url": lambda t: "http" in t or "www." in t,
+    "handle": lambda t: "@" in t,
+    "phone": lambda t: _DIGIT_RUN.search(t) is not None,
+    "wallet": lambda t: _ALNUM_RUN.search(t) is not None,
+    "card": lambda t: "****" in t or _DIGIT_RUN.search(t) is not None,
 }
 
 CONTACT_FIELDS = ("telegram", "whatsapp", "phone", "email", "onion", "wallet", "card")
@@ -82,16 +103,21 @@ def find_contacts(texts: Iterable[str], links: Iterable[str] = ()) -> dict[str, 
     """Contacts in page texts and link targets, de-duplicated, in order of first appearance."""
     found: dict[str, dict[str, None]] = {name: {} for name in CONTACT_FIELDS}
     blob = "\n".join(t for t in texts if t) + "\n" + "\n".join(links)
-    for match in PATTERNS["telegram"].finditer(blob):
+    folded = blob.casefold()
+
+    def matches(name: str) -> Iterable[re.Match[str]]:
+        return PATTERNS[name].finditer(blob) if CLUES[name](folded) else ()
+
+    for match in matches("telegram"):
         found["telegram"][_telegram_name(match.group())] = None
-    for match in PATTERNS["handle"].finditer(blob):
+    for match in matches("handle"):
         found["telegram"][match.group().lower()] = None
-    for match in PATTERNS["whatsapp"].finditer(blob):
+    for match in matches("whatsapp"):
         found["whatsapp"][whatsapp_phone(match.group())] = None
-    for match in PATTERNS["phone"].finditer(blob):
+    for match in matches("phone"):
         found["phone"][normalise_phone(match.group())] = None
     for name in ("email", "onion", "wallet", "card"):
-        for match in PATTERNS[name].finditer(blob):
+        for match in matches(name):
             found[name][match.group()] = None
     return {name: list(values) for name, values in found.items()}
 

@@ -123,12 +123,25 @@ class CueFinder:
         self._word_groups: dict[str, str | None] = {}
         self._longest = max((len(p) for p in self.lexicon.prefixes), default=0)
         self._phrase_starts: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+        # phrases by their first word, whole or a beginning (``меф*``): a new word looks up its own
+        # beginnings instead of testing every phrase
+        self._phrases_by_word: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+        self._phrases_by_prefix: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+        for words, group in self.lexicon.phrases:
+            first = words[0]
+            index = self._phrases_by_prefix if first.endswith("*") else self._phrases_by_word
+            index.setdefault(first.removesuffix("*"), []).append((words, group))
+        self._longest_phrase_prefix = max(map(len, self._phrases_by_prefix), default=0)
+        self._phrase_order = {phrase: i for i, phrase in enumerate(self.lexicon.phrases)}
 
     def phrases_from(self, word: str) -> list[tuple[tuple[str, ...], str]]:
-        """The phrases whose first word ``word`` is (cached: words repeat)."""
+        """The phrases whose first word ``word`` is, in lexicon order (cached: words repeat)."""
         found = self._phrase_starts.get(word)
         if found is None:
-            found = [(words, group) for words, group in self.lexicon.phrases if _word_matches(word, words[0])]
+            found = list(self._phrases_by_word.get(word, ()))
+            for end in range(1, min(len(word), self._longest_phrase_prefix) + 1):
+                found.extend(self._phrases_by_prefix.get(word[:end], ()))
+            found.sort(key=self._phrase_order.__getitem__)
             if len(self._phrase_starts) > 200_000:
                 self._phrase_starts.clear()
             self._phrase_starts[word] = found

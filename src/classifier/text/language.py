@@ -10,11 +10,13 @@ from functools import cache
 from classifier.common.surrogates import without_surrogates
 from classifier.text.normalize import replace_contacts
 
-_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+# the block's letters: U+0482-U+0489 are a sign and combining marks, not letters
+_CYRILLIC_LETTER = re.compile(r"[\u0400-\u0481\u048a-\u04ff]")
 _CYRILLIC_WORD = re.compile(r"[\u0400-\u04ff]+")
 _SEGMENT = re.compile(r"[^.!?\n]+")
 
 KAZAKH_LETTERS = frozenset("әғқңөұүһіӘҒҚҢӨҰҮҺІ")
+_KAZAKH_LETTER = re.compile(f"[{''.join(sorted(KAZAKH_LETTERS))}]")
 _KAZAKH_WORDS = frozenset(
     [
         "және",
@@ -54,7 +56,7 @@ def kazakh_share(text: str) -> float:
         letters = sum(map(len, words))
         if not letters:
             continue
-        kazakh = any(c in KAZAKH_LETTERS for c in segment) or any(w in _KAZAKH_WORDS for w in words)
+        kazakh = _KAZAKH_LETTER.search(segment) is not None or any(w in _KAZAKH_WORDS for w in words)
         full = len(words) >= 4
         kk, total = counted[full]
         counted[full] = (kk + letters * kazakh, total + letters)
@@ -76,18 +78,17 @@ _TOKENS = re.compile(r"\b(?:emoji)?_[a-z]+_?\b")
 def detect_language(text: str) -> str:
     """``ru``, ``kk``, ``mixed`` or ``other``: Kazakh letters decide; lingua settles the unclear cases."""
     text = _TOKENS.sub(" ", replace_contacts(text[:5000].casefold()))  # contact clues are lower-case
-    letters = [c for c in text if c.isalpha()]
+    letters = sum(map(str.isalpha, text))  # counted in C: this runs on every page
     if not letters:
         return "other"
-    cyrillic = sum(1 for c in letters if _CYRILLIC.match(c)) / len(letters)
-    if cyrillic < 0.5:
+    if len(_CYRILLIC_LETTER.findall(text)) / letters < 0.5:
         return "other"
     share = kazakh_share(text)
     if 0.25 <= share <= 0.75:
         return "mixed"
     if share > 0.75:
         return "kk"
-    if share == 0 and len(letters) >= 80:
+    if share == 0 and letters >= 80:
         return "ru"
     # lingua (Rust) takes valid Unicode only: a lone surrogate (a JSON row's "\ud800" escape) would raise
     found = _lingua_detector().detect_language_of(without_surrogates(text[:1000]))

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
 
-from classifier.text.contacts import PATTERNS
+from classifier.text.contacts import CLUES, PATTERNS
 from classifier.text.emoji import emoji_to_tokens
 
 _INVISIBLE = re.compile(
@@ -172,19 +171,6 @@ def _join_spelled(match: re.Match[str]) -> str:
 # A pattern runs only when its cheap clue is in the text: most texts have no e-mail, link or wallet,
 # and a substring test (or one short regex) costs a fraction of scanning for the pattern. The text is
 # case-folded by then, so the clues are lower-case.
-_DIGIT_RUN = re.compile(r"\d{3}[\s\-)]*\d{3}")
-_ALNUM_RUN = re.compile(r"[A-Za-z0-9]{25}")
-_CLUES: dict[str, Callable[[str], bool]] = {
-    "onion": lambda t: ".onion" in t,
-    "telegram": lambda t: "t.me" in t or "telegram." in t or "tg:" in t,
-    "whatsapp": lambda t: "wa.me" in t or "whatsapp" in t,
-    "email": lambda t: "@" in t,
-    "url": lambda t: "http" in t or "www." in t,
-    "handle": lambda t: "@" in t,
-    "phone": lambda t: _DIGIT_RUN.search(t) is not None,
-    "wallet": lambda t: _ALNUM_RUN.search(t) is not None,
-    "card": lambda t: "****" in t or _DIGIT_RUN.search(t) is not None,
-}
 _STYLISED_CHARS = re.compile("[ᴀ-ᴢɑɡꜰʙʜɪʟɴʀꜱʏ]")
 _MATH_LETTERS = re.compile("[\U0001d400-\U0001d7ff\uff21-\uff5a]")
 _NON_BMP = re.compile("[\U00010000-\U0010ffff\uff00-\uffef]")
@@ -210,7 +196,7 @@ def replace_contacts(text: str, counts: dict[str, int] | None = None) -> str:
 def _replace_contacts_once(text: str, counts: dict[str, int] | None) -> tuple[str, int]:
     replaced = 0
     for name, token in PLACEHOLDERS.items():
-        if _CLUES[name](text):
+        if CLUES[name](text):  # text is casefolded
             text, found = PATTERNS[name].subn(token, text)
             total = found
             # the same kind glued (@shop_bot@shop_bot): the spaced token frees the next one
