@@ -142,6 +142,11 @@ def _summary(runs: dict, bare: dict[str, float], pages: int, model: str) -> dict
             for mode, by_size in runs.items()
         },
         "bare_loop_seconds": {kind: round(s, 2) for kind, s in bare.items()},
+        # where a run's time goes, stage by stage (from the command's log)
+        "stages_seconds": {
+            mode: {str(n): _stages(r) for n, r in by_size.items() if n in (SMALL, pages)}
+            for mode, by_size in runs.items()
+        },
         "fixed_seconds": {mode: round(r[SMALL]["seconds"], 2) for mode, r in runs.items()},
         "per_page_ms": {mode: round(1000 * s, 3) for mode, s in per_page.items()},
         "bare_per_page_ms": {kind: round(1000 * s / pages, 3) for kind, s in bare.items()},
@@ -165,6 +170,25 @@ def _summary(runs: dict, bare: dict[str, float], pages: int, model: str) -> dict
         "a temporary MLflow store; the model is an exported folder (a registry alias adds MLflow's client)",
         "model": os.path.relpath(Path(model).resolve(), PROJECT_ROOT),
     }
+
+
+def _stages(run: dict) -> dict[str, float]:
+    """Seconds of each part of one run, from its log: the model, the loop (read, extract, score),
+    grouping and ranking, the queue file and case store, drift; the rest is the interpreter, imports
+    and exit (the log counts from the start of score_inputs)."""
+    marks = run["stages"]
+    parts, previous = {}, 0.0
+    for part, mark in (
+        ("model", "model_loaded"),
+        ("loop", "scored"),
+        ("ranking", "ranked"),
+        ("outputs", "written"),
+        ("drift", "drift_logged"),
+    ):
+        parts[part] = marks[mark] - previous
+        previous = marks[mark]
+    parts["imports_and_exit"] = run["seconds"] - previous
+    return {name: round(value, 2) for name, value in parts.items()}
 
 
 if __name__ == "__main__":

@@ -32,6 +32,14 @@ from results_file import write_results
 _SCORED = re.compile(r"scored (\d+) records in ([\d.]+)s")
 _LOADED = re.compile(r"loaded in ([\d.]+)s")
 _READY = re.compile(r"model on every worker at ([\d.]+)s")  # the Dask engine: workers started and warm
+# the command's own log of its stages, seconds from the start of score_inputs (after the imports)
+_STAGES = {
+    "model_loaded": re.compile(r"loaded in ([\d.]+)s"),
+    "scored": re.compile(r"scored \d+ records in ([\d.]+)s"),
+    "ranked": re.compile(r"grouped and ranked at ([\d.]+)s"),
+    "written": re.compile(r"queue file and case store written at ([\d.]+)s"),
+    "drift_logged": re.compile(r"drift logged at ([\d.]+)s"),
+}
 
 
 def score_command(
@@ -75,8 +83,10 @@ def score_command(
     loop_seconds = float(loop_end) - float(_LOADED.search(text).group(1))
     ready = _READY.search(text)
     steady = {"steady_pages_per_s": int(scored) / (float(loop_end) - float(ready.group(1)))} if ready else {}
+    stages = {name: float(m.group(1)) for name, pattern in _STAGES.items() if (m := pattern.search(text))}
     return {
         **steady,
+        "stages": stages,
         "seconds": seconds,
         "rss_mb": usage.ru_maxrss / 1024,
         "records": records,

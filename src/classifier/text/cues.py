@@ -15,6 +15,7 @@ from __future__ import annotations
 import bisect
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
@@ -34,6 +35,8 @@ PATTERNS = {
 }
 PATTERN_LABELS = {"price": "цена", "weight": "вес"}
 WINDOW = 12  # words: two cues this close belong to one statement (a listing line, a job offer)
+_REMEMBERED_TEXTS = 4096  # more than a scoring chunk (score.chunk_size), whose evidence finds them again
+_REMEMBERED_CHARS = 20_000_000  # and a bound on the memory the remembered texts keep alive
 
 # Pairs of groups that make an offer, a job or praise of use, and the stance pairs that unmake one
 PAIRS = (
@@ -133,6 +136,8 @@ class CueFinder:
             index.setdefault(first.removesuffix("*"), []).append((words, group))
         self._longest_phrase_prefix = max(map(len, self._phrases_by_prefix), default=0)
         self._phrase_order = {phrase: i for i, phrase in enumerate(self.lexicon.phrases)}
+        self._found: dict[str, tuple[Cue, ...]] = {}
+        self._remembered_chars = 0
 
     def phrases_from(self, word: str) -> list[tuple[tuple[str, ...], str]]:
         """The phrases whose first word ``word`` is, in lexicon order (cached: words repeat)."""
@@ -163,7 +168,25 @@ class CueFinder:
         self._word_groups[word] = group
         return group
 
-    def find(self, norm: str) -> list[Cue]:
+    def forget(self) -> None:
+        """Drop the remembered texts: ``CueFeatures.transform`` starts each batch afresh."""
+        self._found.clear()
+        self._remembered_chars = 0
+
+    def find(self, norm: str) -> tuple[Cue, ...]:
+        """The cues of a text, remembered until the next batch: scoring finds them for the features,
+        then again for the same batch's evidence."""
+        found = self._found.get(norm)
+        if found is None:
+            found = tuple(self._find(norm))
+            self._remembered_chars += len(norm)
+            if len(self._found) >= _REMEMBERED_TEXTS or self._remembered_chars > _REMEMBERED_CHARS:
+                self._found.clear()
+                self._remembered_chars = len(norm)
+            self._found[norm] = found
+        return found
+
+    def _find(self, norm: str) -> list[Cue]:
         starts, cues, words = [], [], []
         for index, match in enumerate(_WORD.finditer(norm)):
             starts.append(match.start())
@@ -202,7 +225,7 @@ def cue_feature_names(lexicon: Lexicon | None = None, stance: bool = False) -> t
     return (*(f"cue={g}" for g in groups), *(f"cue={a}+{b}" for a, b in PAIRS), *warned)
 
 
-def cue_vector(cues: list[Cue], groups: tuple[str, ...], stance: bool = False) -> list[float]:
+def cue_vector(cues: Sequence[Cue], groups: tuple[str, ...], stance: bool = False) -> list[float]:
     """log(1 + count) per group, then 1.0 for each pair of groups within ``WINDOW`` words.
 
     With ``stance`` a pair counts only where no warning word is within ``WINDOW`` words of it, and
@@ -259,6 +282,7 @@ class CueFeatures(BaseEstimator, TransformerMixin):
 
     def transform(self, texts: Any) -> sp.csr_matrix:
         finder = self.finder()
+        finder.forget()  # only this batch's texts are remembered, for its evidence
         groups = finder.lexicon.groups + tuple(PATTERNS)
         values = texts.tolist() if isinstance(texts, pd.Series) else list(texts)
         stance = getattr(self, "stance", False)  # models pickled before stance pairs existed
