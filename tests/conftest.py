@@ -21,6 +21,7 @@ from classifier.common.faults import SLOW_ENV
 from classifier.corpus.build import generate_corpus
 from classifier.modeling import tracking
 from classifier.modeling.datasets import demo_dataset
+from classifier.modeling.loading import MODEL_CACHE_ENV
 from classifier.modeling.model_trust import TRUSTED_DIRS_ENV
 from classifier.modeling.train import fit_model
 from slow_pages import SLOW_PAGES
@@ -36,14 +37,10 @@ def resources() -> Path:
 
 
 @pytest.fixture()
-def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """The project's settings, single-process so that tests stay quick and deterministic; registered
-    models are cached in a temporary folder, not the project's."""
+def settings() -> Settings:
+    """The project's settings, single-process so that tests stay quick and deterministic."""
     base = load_settings()
-    cache = str(tmp_path_factory.mktemp("model-cache"))
-    return replace(
-        base, extract=replace(base.extract, n_jobs=1), score=replace(base.score, model_cache_dir=cache)
-    )
+    return replace(base, extract=replace(base.extract, n_jobs=1))
 
 
 @pytest.fixture(scope="session")
@@ -55,6 +52,13 @@ def behavioural_settings() -> Settings:
         extract=replace(base.extract, n_jobs=2),
         train=replace(base.train, real_negatives="never"),
     )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def model_cache_outside_the_project(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Registered models that commands, notebooks and their subprocesses load are cached in a temporary
+    folder: tests must not fill (and prune) the project's data/interim/model_cache."""
+    os.environ[MODEL_CACHE_ENV] = str(tmp_path_factory.mktemp("model-cache-env"))
 
 
 @pytest.fixture(scope="session")

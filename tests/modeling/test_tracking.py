@@ -282,6 +282,15 @@ def _cache_entries(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_dir()) if folder.exists() else []
 
 
+@pytest.fixture()
+def cache_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cache folder these tests give in the settings, not the suite's (CLASSIFIER_MODEL_CACHE)."""
+    from classifier.modeling.loading import MODEL_CACHE_ENV
+
+    monkeypatch.delenv(MODEL_CACHE_ENV, raising=False)
+
+
+@pytest.mark.usefixtures("cache_from_settings")
 def test_scoring_loads_a_registered_version_from_mlflow_once_then_from_the_cache(
     mlflow_store: Path, tmp_path: Path, pipeline: Pipeline, documents: pd.DataFrame
 ) -> None:
@@ -302,6 +311,7 @@ def test_scoring_loads_a_registered_version_from_mlflow_once_then_from_the_cache
 
 
 @pytest.mark.parametrize("damage", ["file replaced", "writable by every user"])
+@pytest.mark.usefixtures("cache_from_settings")
 def test_a_cache_entry_that_cannot_be_trusted_is_loaded_from_mlflow_again(
     mlflow_store: Path,
     tmp_path: Path,
@@ -331,6 +341,7 @@ def test_a_cache_entry_that_cannot_be_trusted_is_loaded_from_mlflow_again(
     assert "not using the cached model" not in caplog.text
 
 
+@pytest.mark.usefixtures("cache_from_settings")
 def test_a_version_number_registered_again_is_not_taken_from_the_cache(
     mlflow_store: Path, tmp_path: Path, pipeline: Pipeline, documents: pd.DataFrame, frame: pd.DataFrame
 ) -> None:
@@ -349,3 +360,16 @@ def test_a_version_number_registered_again_is_not_taken_from_the_cache(
     assert loaded.version == "1"
     np.testing.assert_allclose(loaded.pipeline.predict_proba(documents), flipped.predict_proba(documents))
     assert len(_cache_entries(tmp_path / "cache")) == 2
+
+
+def test_the_environment_names_another_cache_folder(
+    mlflow_store: Path, tmp_path: Path, pipeline: Pipeline, documents: pd.DataFrame, monkeypatch
+) -> None:
+    """CLASSIFIER_MODEL_CACHE: how the test suite keeps commands and notebooks out of the project's cache."""
+    from classifier.modeling.loading import MODEL_CACHE_ENV, load_trusted_model
+
+    monkeypatch.setenv(MODEL_CACHE_ENV, str(tmp_path / "elsewhere"))
+    tracking.set_alias("champion", log_version(pipeline, documents, {}))
+    load_trusted_model(tracking.model_uri(), ScoreSettings(model_cache_dir=str(tmp_path / "cache")))
+    assert len(_cache_entries(tmp_path / "elsewhere")) == 1
+    assert not _cache_entries(tmp_path / "cache")

@@ -9,6 +9,7 @@ that really answered, even if the alias moves meanwhile.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,9 @@ from classifier.common.config import PROJECT_ROOT, ScoreSettings
 from classifier.modeling import model_cache
 from classifier.modeling.model import load_model_file
 from classifier.modeling.model_trust import check_model_reference
+
+# another folder for the model cache than score.model_cache_dir (the test suite's own, say)
+MODEL_CACHE_ENV = "CLASSIFIER_MODEL_CACHE"
 
 
 @dataclass(frozen=True)
@@ -61,9 +65,10 @@ def _registered(name: str, version: str, settings: ScoreSettings | None) -> Pipe
     name one: scoring runs, whose start-up it shortens."""
     from classifier.modeling import tracking
 
-    if settings is None or not settings.model_cache_dir:
+    folder = os.environ.get(MODEL_CACHE_ENV) or (settings.model_cache_dir if settings else "")
+    if settings is None or not folder:
         return tracking.load_model(f"models:/{name}/{version}")
-    cache_dir = PROJECT_ROOT / settings.model_cache_dir
+    cache_dir = PROJECT_ROOT / folder
     identity = tracking.version_identity(name, version)
     pipeline = model_cache.load_cached(cache_dir, identity)
     if pipeline is None:
