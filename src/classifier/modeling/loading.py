@@ -65,13 +65,14 @@ def _registered(name: str, version: str, settings: ScoreSettings | None) -> Pipe
     name one: scoring runs, whose start-up it shortens."""
     from classifier.modeling import tracking
 
+    uri = f"models:/{name}/{version}"
     folder = os.environ.get(MODEL_CACHE_ENV) or (settings.model_cache_dir if settings else "")
     if settings is None or not folder:
-        return tracking.load_model(f"models:/{name}/{version}")
+        return tracking.load_model(uri)
     cache_dir = PROJECT_ROOT / folder
     identity = tracking.version_identity(name, version)
     pipeline = model_cache.load_cached(cache_dir, identity)
     if pipeline is None:
-        pipeline = tracking.load_model(f"models:/{name}/{version}")
+        pipeline = tracking.load_model(uri)
         model_cache.store(cache_dir, identity, pipeline)
     return pipeline

@@ -18,14 +18,13 @@ import json
 import logging
 import os
 import shutil
-import stat
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import joblib
 
-from classifier.modeling.model_trust import file_sha256
+from classifier.modeling.model_trust import file_sha256, writable_by_all
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +75,9 @@ def store(cache_dir: Path, identity: dict[str, str], pipeline: Any) -> None:
 
 
 def _untrusted(folder: Path, model: Path, entry_path: Path, identity: dict[str, str]) -> str | None:
-    for item in (folder, model, entry_path):
-        if item.stat().st_mode & stat.S_IWOTH:
-            return f"{item} is writable by every user"
+    writable = writable_by_all(folder, model, entry_path)
+    if writable is not None:
+        return f"{writable} is writable by every user"
     try:
         entry = json.loads(entry_path.read_text(encoding="utf-8"))
     except ValueError:

@@ -70,13 +70,18 @@ def check_model_reference(reference: str, settings: ScoreSettings) -> None:
             f"runs code from it; {_HINT}"
         )
     model_file = path / MODEL_FILE if path.is_dir() else path
-    for item in (model_file, model_file.parent):
-        if item.exists() and item.stat().st_mode & stat.S_IWOTH:
-            raise UntrustedModelError(
-                f"refusing to load the model at {path}: {item} is writable by every user, so anyone "
-                f"could have replaced it; fix its permissions (chmod o-w) or {_HINT}"
-            )
+    item = writable_by_all(model_file, model_file.parent)
+    if item is not None:
+        raise UntrustedModelError(
+            f"refusing to load the model at {path}: {item} is writable by every user, so anyone "
+            f"could have replaced it; fix its permissions (chmod o-w) or {_HINT}"
+        )
     _check_checksum(model_file)
+
+
+def writable_by_all(*paths: Path) -> Path | None:
+    """The first of ``paths`` that every user may write (so anyone could have replaced a model), if any."""
+    return next((p for p in paths if p.exists() and p.stat().st_mode & stat.S_IWOTH), None)
 
 
 def file_sha256(path: Path) -> str:

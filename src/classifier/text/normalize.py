@@ -168,9 +168,6 @@ def _join_spelled(match: re.Match[str]) -> str:
     return match.group().replace(match.group(1), "")
 
 
-# A pattern runs only when its cheap clue is in the text: most texts have no e-mail, link or wallet,
-# and a substring test (or one short regex) costs a fraction of scanning for the pattern. The text is
-# case-folded by then, so the clues are lower-case.
 _STYLISED_CHARS = re.compile("[ᴀ-ᴢɑɡꜰʙʜɪʟɴʀꜱʏ]")
 _MATH_LETTERS = re.compile("[\U0001d400-\U0001d7ff\uff21-\uff5a]")
 _NON_BMP = re.compile("[\U00010000-\U0010ffff\uff00-\uffef]")
@@ -196,7 +193,7 @@ def replace_contacts(text: str, counts: dict[str, int] | None = None) -> str:
 def _replace_contacts_once(text: str, counts: dict[str, int] | None) -> tuple[str, int]:
     replaced = 0
     for name, token in PLACEHOLDERS.items():
-        if CLUES[name](text):  # text is casefolded
+        if CLUES[name](text):  # a pattern runs only on texts holding its clue (casefolded, as text is)
             text, found = PATTERNS[name].subn(token, text)
             total = found
             # the same kind glued (@shop_bot@shop_bot): the spaced token frees the next one
