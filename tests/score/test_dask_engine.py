@@ -251,6 +251,38 @@ def test_a_worker_killed_mid_run_loses_no_record(
     assert cases(out) == cases(local_queue)
 
 
+def test_a_run_survives_losing_every_worker_that_held_the_model(
+    params: Path, inputs: list[str], exported_model: Path, local_queue: Path, tmp_path: Path
+) -> None:
+    """The model is sent once, to the workers there at the start. Its only worker dies mid-run and another
+    joins: the scheduler has dropped the model and cancelled the tasks that needed it, so the driver
+    sends the model again and those partitions run again, and the queue is the local one."""
+    cluster = Cluster(tmp_path)
+    try:
+        cluster.add_worker()
+        cluster.wait_for_workers(1)
+        out = tmp_path / "queue.jsonl"
+        slow_at = "score.chunk_committed=0.2"  # ~35 partitions: seconds to go after the third
+        process = score_on(cluster, params, inputs, exported_model, out, partition_records=5, slow_at=slow_at)
+        killed = False
+        while process.poll() is None:
+            checkpoints = list((tmp_path / "runs").glob("*.sqlite"))
+            if checkpoints and not killed and _partitions_done(checkpoints[0]) >= 3:
+                os.killpg(cluster.workers[0].pid, signal.SIGKILL)  # the model's only holder
+                cluster.workers[0].wait()
+                cluster.add_worker()
+                killed = True
+            time.sleep(0.2)
+        output, _ = process.communicate(timeout=1800)
+    finally:
+        cluster.close()
+    assert killed, "the run finished before its worker could be killed"
+    assert process.returncode == 0, output
+    assert "sending it again" in output
+    assert rows(out) == rows(local_queue)
+    assert cases(out) == cases(local_queue)
+
+
 def test_partitions_go_out_as_workers_free_up(
     cluster: Cluster, params: Path, inputs: list[str], exported_model: Path, local_queue: Path, tmp_path: Path
 ) -> None:

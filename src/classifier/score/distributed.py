@@ -17,7 +17,9 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import CancelledError
 from dataclasses import dataclass, replace
 from itertools import islice
 from typing import Any
@@ -35,6 +37,8 @@ from classifier.score.chunks import ChunkScorer
 
 log = logging.getLogger(__name__)
 PARTITIONS_DONE = "partitions_done"
+_MAX_ATTEMPTS = 3  # a partition whose model is lost this often stops the run (resumable, as any failure)
+_NEW_WORKER_WAIT_SECONDS = 3600  # a cluster that lost every worker has this long to get one back
 
 
 @dataclass(frozen=True)
@@ -135,7 +139,10 @@ def score_on_dask(
     client = _client(options)
     try:
         log.info("cluster ready at %.1fs: %s", time.perf_counter() - started, client)
-        shared_model = client.scatter(model, broadcast=True)  # sent once to every worker
+        # The model, sent once to every worker. A copy lives only on workers that were there when it was
+        # sent: if they all die, the scheduler drops it and cancels the tasks that need it, so it is sent
+        # again (waiting up to an hour for a worker) and those partitions go out once more.
+        models = [client.scatter(model, broadcast=True)]
         log.info("model on every worker at %.1fs", time.perf_counter() - started)
         # Partitions go out as workers free up, two per worker thread in flight (one running, one
         # waiting, so no worker idles between tasks): the scheduler holds a few tasks instead of every
@@ -143,27 +150,39 @@ def score_on_dask(
         # one wait, at most ``4 * window`` of them: then no more go out until it is back.
         waiting = iter(range(done, len(parts)))
         window = 2 * max(1, sum(client.nthreads().values()))
+        attempts: Counter[int] = Counter()
 
         def submit(index: int) -> Any:
-            # a fresh key per invocation: a scheduler still holding an old run's task never answers for it
+            attempts[index] += 1
+            # a fresh key per invocation and attempt: a scheduler still holding an old task never answers for it
             future = client.submit(
                 score_partition,
                 parts[index],
-                shared_model,
+                models[-1],
                 settings,
                 run_id,
                 scored_at,
-                key=f"score-{run_id}-{index}-{nonce}",
+                key=f"score-{run_id}-{index}-{nonce}-{attempts[index]}",
             )
-            futures[future] = index
+            futures[future] = (index, len(models))
             return future
 
-        futures: dict[Any, int] = {}
+        futures: dict[Any, tuple[int, int]] = {}
         running = as_completed([submit(i) for i in islice(waiting, window)])
         finished: dict[int, PartitionResult] = {}
         seq = checkpoint.committed()
         for future in running:
-            finished[futures.pop(future)] = future.result()
+            index, sent = futures.pop(future)
+            try:
+                finished[index] = future.result()
+            except CancelledError:  # the model's last copy died with its workers
+                if attempts[index] >= _MAX_ATTEMPTS:
+                    raise
+                if sent == len(models):  # once per loss, however many tasks it cancelled
+                    log.warning("the workers holding the model are gone: sending it again")
+                    models.append(client.scatter(model, broadcast=True, timeout=_NEW_WORKER_WAIT_SECONDS))
+                running.add(submit(index))
+                continue
             future.release()
             while done in finished:  # commit in partition order: sequence numbers as in a local run
                 result = _shifted(finished.pop(done), seq)
