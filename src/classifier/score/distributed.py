@@ -18,9 +18,10 @@ import logging
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import CancelledError
 from dataclasses import dataclass, replace
+from functools import partial
 from itertools import islice
 from typing import Any
 
@@ -113,6 +114,59 @@ def _client(options: DaskOptions) -> Any:
     return Client(cluster)
 
 
+class _Submissions:
+    """The run's tasks in flight: partitions go out as workers free up, and come back in any order.
+
+    Two per worker thread are in flight (one running, one waiting, so no worker idles between tasks):
+    the scheduler holds a few tasks instead of every partition's. The model is sent once to every
+    worker; a copy lives only on workers that were there when it was sent, so if they all die the
+    scheduler drops it and cancels the tasks that need it: it is then sent again (waiting up to an hour
+    for a worker) and those partitions go out once more.
+    """
+
+    def __init__(self, client: Any, parts: list[Partition], model: Any, task: Callable[..., Any]) -> None:
+        from distributed import as_completed
+
+        self.client, self.parts, self.model, self.task = client, parts, model, task
+        self.nonce = uuid.uuid4().hex[:8]
+        self.window = 2 * max(1, sum(client.nthreads().values()))
+        self.models = [client.scatter(model, broadcast=True)]
+        self.attempts: Counter[int] = Counter()
+        self.pending: dict[Any, tuple[int, int]] = {}  # future -> (partition, models sent before it)
+        self.completed = as_completed([])
+
+    def submit(self, index: int, run_id: str) -> None:
+        self.attempts[index] += 1
+        # a fresh key per invocation and attempt: a scheduler still holding an old task never answers for it
+        future = self.client.submit(
+            self.task,
+            self.parts[index],
+            self.models[-1],
+            key=f"score-{run_id}-{index}-{self.nonce}-{self.attempts[index]}",
+        )
+        self.pending[future] = (index, len(self.models))
+        self.completed.add(future)
+
+    def results(self, run_id: str) -> Iterator[tuple[int, PartitionResult]]:
+        """Each finished partition's result; a partition whose model was lost is sent again first."""
+        for future in self.completed:
+            index, sent = self.pending.pop(future)
+            try:
+                result = future.result()
+            except CancelledError:  # the model's last copy died with its workers
+                if self.attempts[index] >= _MAX_ATTEMPTS:
+                    raise
+                if sent == len(self.models):  # once per loss, however many tasks it cancelled
+                    log.warning("the workers holding the model are gone: sending it again")
+                    self.models.append(
+                        self.client.scatter(self.model, broadcast=True, timeout=_NEW_WORKER_WAIT_SECONDS)
+                    )
+                self.submit(index, run_id)
+                continue
+            future.release()
+            yield index, result
+
+
 def score_on_dask(
     inputs: list[str],
     settings: Settings,
@@ -124,8 +178,6 @@ def score_on_dask(
     progress: Callable[[int, int], None] | None = None,
 ) -> IngestStats:
     """Score every partition not yet committed into ``checkpoint``; return the ingestion counts."""
-    from distributed import as_completed
-
     started = time.perf_counter()
     parts = plan_partitions(inputs, options.partition_records)
     log.info("planned %d partitions in %.1fs", len(parts), time.perf_counter() - started)
@@ -135,55 +187,21 @@ def score_on_dask(
     stats = IngestStats()
     if done >= len(parts):
         return stats  # every partition is committed: a resumed run only has its outputs left to write
-    nonce = uuid.uuid4().hex[:8]
     client = _client(options)
     try:
         log.info("cluster ready at %.1fs: %s", time.perf_counter() - started, client)
-        # The model, sent once to every worker. A copy lives only on workers that were there when it was
-        # sent: if they all die, the scheduler drops it and cancels the tasks that need it, so it is sent
-        # again (waiting up to an hour for a worker) and those partitions go out once more.
-        models = [client.scatter(model, broadcast=True)]
+        task = partial(score_partition, settings=settings, run_id=run_id, scored_at=scored_at)
+        tasks = _Submissions(client, parts, model, task)
         log.info("model on every worker at %.1fs", time.perf_counter() - started)
-        # Partitions go out as workers free up, two per worker thread in flight (one running, one
-        # waiting, so no worker idles between tasks): the scheduler holds a few tasks instead of every
-        # partition's. Results commit in partition order; those that finished before an earlier, slow
-        # one wait, at most ``4 * window`` of them: then no more go out until it is back.
         waiting = iter(range(done, len(parts)))
-        window = 2 * max(1, sum(client.nthreads().values()))
-        attempts: Counter[int] = Counter()
-
-        def submit(index: int) -> Any:
-            attempts[index] += 1
-            # a fresh key per invocation and attempt: a scheduler still holding an old task never answers for it
-            future = client.submit(
-                score_partition,
-                parts[index],
-                models[-1],
-                settings,
-                run_id,
-                scored_at,
-                key=f"score-{run_id}-{index}-{nonce}-{attempts[index]}",
-            )
-            futures[future] = (index, len(models))
-            return future
-
-        futures: dict[Any, tuple[int, int]] = {}
-        running = as_completed([submit(i) for i in islice(waiting, window)])
+        for index in islice(waiting, tasks.window):
+            tasks.submit(index, run_id)
+        # Results commit in partition order; those that finished before an earlier, slow one wait, at
+        # most ``4 * window`` of them: then no more go out until it is back.
         finished: dict[int, PartitionResult] = {}
         seq = checkpoint.committed()
-        for future in running:
-            index, sent = futures.pop(future)
-            try:
-                finished[index] = future.result()
-            except CancelledError:  # the model's last copy died with its workers
-                if attempts[index] >= _MAX_ATTEMPTS:
-                    raise
-                if sent == len(models):  # once per loss, however many tasks it cancelled
-                    log.warning("the workers holding the model are gone: sending it again")
-                    models.append(client.scatter(model, broadcast=True, timeout=_NEW_WORKER_WAIT_SECONDS))
-                running.add(submit(index))
-                continue
-            future.release()
+        for index, result in tasks.results(run_id):
+            finished[index] = result
             while done in finished:  # commit in partition order: sequence numbers as in a local run
                 result = _shifted(finished.pop(done), seq)
                 done += 1
@@ -197,9 +215,10 @@ def score_on_dask(
                 if progress is not None:
                     progress(done, len(parts))
                 log.debug("partition %d committed at %.1fs", done, time.perf_counter() - started)
-            room = min(window - len(futures), 4 * window - len(finished) - len(futures))
+            in_flight = len(tasks.pending)
+            room = min(tasks.window - in_flight, 4 * tasks.window - len(finished) - in_flight)
             for index in islice(waiting, max(0, room)):
-                running.add(submit(index))
+                tasks.submit(index, run_id)
     finally:
         cluster = getattr(client, "cluster", None)
         client.close()
