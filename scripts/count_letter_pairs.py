@@ -49,7 +49,9 @@ def count_pairs(texts: list[str]) -> list[list[int]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--real", type=Path, default=ROOT.parent / "shared" / "data" / "real")
-    parser.add_argument("--out", type=Path, default=ROOT / "src" / "classifier" / "ingest" / "letter_pairs.json")
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "src" / "classifier" / "ingest" / "letter_pairs.json"
+    )
     args = parser.parse_args()
     result: dict[str, object] = {
         "about": "letter-pair counts of the dev split of these corpora (counts only, no text): "

@@ -4,5 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-venv.sh
-.venv/bin/ruff check src tests benchmarks
+.venv/bin/ruff check src tests benchmarks notebooks scripts
+.venv/bin/ruff format --check src tests benchmarks notebooks scripts
 exec .venv/bin/python -m pytest -n "${TEST_WORKERS:-auto}" "$@"
