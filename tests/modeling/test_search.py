@@ -58,7 +58,7 @@ def test_search_logs_nested_trials_and_registers_the_best_through_the_gate(
         monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
         monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
         try:
-            result = search(settings, demo_dir=corpus, say=lambda _: None)
+            result = search(settings, demo_dir=corpus, export_dir=tmp_path / "exported", say=lambda _: None)
             client = MlflowClient(tracking_uri=uri, registry_uri=uri)
             experiment = client.get_experiment_by_name("search")
             children = client.search_runs(
@@ -78,6 +78,7 @@ def test_search_logs_nested_trials_and_registers_the_best_through_the_gate(
     registered = result.registered
     assert registered is not None and registered.promoted  # the first version: nothing to beat
     assert version.tags["gate.decision"] == "promoted"
+    assert (tmp_path / "exported" / "model.joblib").is_file()  # not the project's models/ folder
     assert trained.data.params["model.C"] == "4.0" and trained.data.tags["search_run"] == result.parent_run
     assert not project_model  # the project's registered model is untouched
 

@@ -100,10 +100,12 @@ def search(
     data: list[Path] | None = None,
     demo_dir: Path = DEMO_DIR,
     register: bool = True,
+    export_dir: Path | None = None,
     say: Say = print,
 ) -> SearchResult:
     """Run every trial as a nested MLflow run, then train and register the best (unless ``register``
-    is False) through :func:`classifier.modeling.train.train` and its champion gate."""
+    is False) through :func:`classifier.modeling.train.train` and its champion gate; a promoted best
+    model is exported to ``export_dir`` (default ``models/<registered model>``)."""
     training = load_training_data(settings, data, say, demo_dir)
     tried = combinations(settings)
     tracking.configure()
@@ -132,6 +134,7 @@ def search(
             override(settings, best.overrides),
             data,
             demo_dir=demo_dir,
+            export_dir=export_dir,
             say=say,
             run_name="search best",
             tags={"search_run": parent, "overrides": _named(best.overrides)},
