@@ -142,6 +142,7 @@ class TrainSettings(_Section):
     real_negatives: str = choice("auto", "always", "never")  # auto: when ../shared/data/real exists
     real_negatives_max: int = 12_000  # dev rows sampled as extra negatives
     real_negative_weight: float = 0.03  # per-row weight: many short real texts must not drown the corpus
+    template_weight: float = 1.0  # per-row weight of the demo corpus's template pages (written pages: 1)
     expert_weight: float = (
         3.0  # per-row weight of expert decisions: real pages, judged by the people who block them
     )

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from classifier.common.config import DEMO_DIR, SHARED_REAL_DATA, Settings
+from classifier.corpus.written import is_written
 from classifier.modeling.challenge import CHALLENGE_SET
 from classifier.modeling.datasets import demo_dataset, labelled_table, real_negatives
 from classifier.modeling.model_trust import file_sha256
@@ -118,8 +119,12 @@ def _without_unseen_disguises(train: pd.DataFrame, kinds: tuple[str, ...]) -> pd
 
 
 def row_weights(frame: pd.DataFrame, settings: Settings) -> np.ndarray:
-    """Per-row training weights: real negatives light, expert decisions heavy, corpus pages 1."""
+    """Per-row training weights: real negatives light, expert decisions heavy, the demo corpus's template
+    pages ``template_weight``, other pages 1."""
     weight = np.where(frame["layout"].eq("real"), settings.train.real_negative_weight, 1.0)
+    if "source" in frame and "family" in frame:
+        template = frame["source"].eq("demo") & ~is_written(frame["family"])
+        weight = np.where(template, settings.train.template_weight, weight)
     if "source" in frame:
         weight = np.where(frame["source"].eq("expert"), settings.train.expert_weight, weight)
     return weight
