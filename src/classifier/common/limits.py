@@ -65,30 +65,64 @@ def _kib_to_mb(value: float) -> float:
     return value / (1024 * 1024) if sys.platform == "darwin" else value / 1024
 
 
-def _live_children_peak_kib() -> int:
-    """The largest peak RSS (VmHWM) of this process's running children: joblib keeps its workers alive,
-    so getrusage, which counts only children that have exited, does not see them. Linux only."""
-    peak = 0
+_exited_children_peak_at_restart: int | None = None
+
+
+def _live_children() -> Iterator[str]:
     for children in Path("/proc/self/task").glob("*/children"):
         try:
-            pids = children.read_text().split()
+            yield from children.read_text().split()
         except OSError:
             continue
-        for pid in pids:
-            try:
-                status = Path(f"/proc/{pid}/status").read_text()
-            except OSError:
-                continue
-            for line in status.splitlines():
-                if line.startswith("VmHWM:"):
-                    peak = max(peak, int(line.split()[1]))
-    return peak
+
+
+def restart_peak_rss() -> None:
+    """Measure peaks from now on, so that a step reports its own and not an earlier step's in the same
+    process (the demo trains, then scores). Linux resets the high-water marks of this process and its
+    live workers (``/proc/PID/clear_refs``); children that already exited keep theirs, so their
+    maximum counts again only if a later child exceeds it. Elsewhere peaks stay since the start."""
+    global _exited_children_peak_at_restart
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return
+    for pid in _live_children():
+        try:
+            Path(f"/proc/{pid}/clear_refs").write_text("5")
+        except OSError:
+            continue  # a worker that just exited
+    _exited_children_peak_at_restart = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+
+
+def _high_water_kib(pid: str) -> int | None:
+    """A process's peak RSS (VmHWM) in KiB, or None where /proc does not say (another system, or gone)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return None
+
+
+def _live_children_peak_kib() -> int:
+    """The largest peak RSS of this process's running children: joblib keeps its workers alive, so
+    getrusage, which counts only children that have exited, does not see them. Linux only."""
+    return max((_high_water_kib(pid) or 0 for pid in _live_children()), default=0)
 
 
 def peak_rss_mb() -> float:
-    """The peak resident memory of this process or of any one of its workers, in MB."""
-    own = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
-    return round(max(_kib_to_mb(own), _live_children_peak_kib() / 1024), 1)
+    """The peak resident memory of this process or of any one of its workers, in MB (since
+    :func:`restart_peak_rss`, where the system allows)."""
+    exited = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if exited == _exited_children_peak_at_restart:
+        exited = 0  # no child that exited since the restart used more than the earlier ones
+    # VmHWM, not getrusage's own maximum, which also keeps the peak of the process this one was exec'd
+    # from (a large parent's) and of any of its threads that exited, and which no restart clears
+    own = _high_water_kib("self")
+    own_mb = _kib_to_mb(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) if own is None else own / 1024
+    return round(max(own_mb, _kib_to_mb(exited), _live_children_peak_kib() / 1024), 1)
 
 
 def check_memory(budget_mb: float) -> float:

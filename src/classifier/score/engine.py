@@ -24,7 +24,7 @@ from typing import Any, Protocol
 from classifier.common.batching import batched
 from classifier.common.config import EXTRACT_CACHE, SCORE_RUNS_DIR, ScoreSettings, Settings
 from classifier.common.faults import crash_point, slow_point
-from classifier.common.limits import check_memory
+from classifier.common.limits import check_memory, restart_peak_rss
 from classifier.common.outputs import TableWriter
 from classifier.extract.run import extract_documents
 from classifier.ingest.records import IngestStats
@@ -149,6 +149,7 @@ def score_inputs(
     outputs are the same as the local engine's.
     """
     started = time.perf_counter()
+    restart_peak_rss()  # the run's own peak: the demo trains in this process first
     if out.suffix.lower() not in (".csv", ".parquet", ".jsonl"):
         raise ValueError(f"{out}: the queue file must end in .csv, .parquet or .jsonl")
     model = load_trusted_model(model_ref or settings.score.model, settings.score)
