@@ -312,7 +312,13 @@ def test_a_long_page_is_read_in_one_pass() -> None:
 
 
 def test_spelled_out_words_are_found_as_normalisation_joins_them() -> None:
-    assert highlight_module._SPELLED.pattern == normalize._SPELLED.pattern  # a copy: the two must agree
+    text = "м|е|ф и zакладки, мееееф"
+    evidence = [{"term": "меф"}, {"term": "закладки"}]
+    assert marked(highlight(text, evidence)) == [
+        ("м|е|ф", "меф"),
+        ("zакладки", "закладки"),
+        ("мееееф", "меф"),
+    ]
 
 
 @settings(max_examples=300, deadline=None)

@@ -49,6 +49,13 @@ def test_disguised_and_compound_words_count() -> None:
     ]
     assert found["pay"] == ["за адрес"]
     assert groups_in("М.Е.Ф и 3акладки")["drug"] == ["меф"]
+    assert groups_in("меfедрон, zакладки")["delivery"] == ["закладки"]
+
+
+def test_transliterated_names_count() -> None:
+    found = groups_in("MEF i zakladki, kladmen nuzhen")
+    assert found["drug"] == ["mef"] and found["delivery"] == ["zakladki"]
+    assert found["drug_job"] == ["kladmen"]
 
 
 def test_a_warning_is_counted_as_a_warning() -> None:

@@ -20,6 +20,13 @@ from classifier.text.normalize import normalize_text
         ("за\u200bкладка", "закладка"),  # zero-width space
         ("со\u00adль", "соль"),  # soft hyphen
         ("𝐌𝐄ф", "меф"),  # stylised letters
+        ("м|е|ф", "меф"),  # spelled out with a bar
+        ("zакладки", "закладки"),  # a Latin letter for its sound
+        ("меfедрон", "мефедрон"),
+        ("кр1сталл", "кристалл"),  # 1 between letters: и in Russian, і in Kazakh
+        ("ес1рткі", "есірткі"),
+        ("мееееф", "меф"),  # a held letter
+        ("ооочень", "очень"),
     ],
 )
 def test_disguises_are_undone(raw: str, expected: str) -> None:
@@ -28,6 +35,13 @@ def test_disguises_are_undone(raw: str, expected: str) -> None:
 
 def test_numbers_with_units_stay() -> None:
     assert normalize_text("10кг 5г 2024г 15к 3шт") == "10кг 5г 2024г 15к 3шт"
+    # a digit glued to a longer unit, or 1 opening or closing a word, is still a number
+    assert normalize_text("3грамма 8штук 1грамм 4часа 1г") == "3грамма 8штук 1грамм 4часа 1г"
+
+
+def test_what_only_looks_disguised_stays() -> None:
+    # ООО is a company form, not a held letter; Latin words are not Cyrillic words with Latin letters
+    assert normalize_text("ООО «Ромашка», Wi-Fi, iPhone 15") == "ооо «ромашка», wi-fi, iphone 15"
 
 
 def test_contacts_become_tokens() -> None:

@@ -20,16 +20,13 @@ from typing import Any
 
 from classifier.text.contacts import PATTERNS
 from classifier.text.emoji import EMOJI_TOKENS
-from classifier.text.normalize import PLACEHOLDERS, normalize_text
+from classifier.text.normalize import PLACEHOLDERS, SPELLED, normalize_text
 
 # Python's \w covers Cyrillic, Kazakh and the styled "math" letters sellers use; digits and
 # look-alike symbols inside a word (3aклaдки, кл@дмен) stay part of it.
 _WORD = re.compile(r"[\w@$€]+(?:[.\-'’][\w]+)*")
 # The emoji the model reads as tokens, with the variation selector that often follows (❄️ is ❄ U+FE0F).
 _EMOJI = re.compile("([" + "".join(re.escape(e) for e in EMOJI_TOKENS) + "])\ufe0f?")
-# Letters spelled out with one repeated separator (К*у*р*ь*е*р, к у р ь е р, к.у.р.ь.е.р): the pattern
-# normalisation joins (normalize._SPELLED); a word-by-word reading would see single letters.
-_SPELLED = re.compile(r"(?<![^\W\d_])[^\W\d_]([.\-_*·•/ ])(?:[^\W\d_]\1)+[^\W\d_](?![^\W\d_])")
 # What a contact of each kind cannot lack: most pages have no link or e-mail, and a substring test costs
 # a fraction of a pattern's scan (normalize._CLUES does the same for the model's reading)
 _CLUES = {
@@ -40,7 +37,8 @@ _CLUES = {
     "url": ("http", "www."),
     "handle": ("@",),
 }
-_PLAIN = re.compile(r"[a-z]+|[а-яёәғқңөұүһі]+")  # one script, letters only: normalising changes nothing
+# one script, letters only, none held three times (мееееф): normalising changes nothing
+_PLAIN = re.compile(r"(?!\w*(\w)\1\1)(?:[a-z]+|[а-яёәғқңөұүһі]+)")
 _TOKEN = re.compile(r"\w+")
 _NONZERO_DIGIT = re.compile(r"[1-9]")
 _DIGIT = re.compile(r"\d")
@@ -107,7 +105,7 @@ def _pieces(text: str) -> list[tuple[int, int, tuple[str, ...]]]:
             take(match.start(), match.end(), (token.strip(),))
     for match in _EMOJI.finditer(text):
         take(match.start(), match.end(), ("emoji_" + EMOJI_TOKENS[match.group(1)],))
-    for match in _SPELLED.finditer(text):
+    for match in SPELLED.finditer(text):  # as normalisation joins them: word by word they are letters
         take(match.start(), match.end(), _word_tokens(match.group().replace(match.group(1), "")))
     for match in _WORD.finditer(text):
         take(match.start(), match.end(), _word_tokens(match.group()))

@@ -19,9 +19,10 @@ _COMBINING = re.compile(r"[\u0300-\u036f\u0483-\u0489\u1ab0-\u1aff\u1dc0-\u1dff\
 # Words mixing Cyrillic with Latin/Greek letters or digits: the only ones look-alike repair touches.
 # Matching them directly keeps the common case (plain words) inside the regex engine.
 _CYR = "а-яёәғқңөұүһіїєў"
-_ODD = "a-z03468α-ω"  # Latin and Greek letters, and the digits that stand for letters
+_ODD = "a-z013468α-ω"  # Latin and Greek letters, and the digits that stand for letters
 
-# Lower-case Latin and Greek letters that look like Cyrillic ones (after case folding).
+# Lower-case Latin and Greek letters that stand for Cyrillic ones inside a Cyrillic word (after case
+# folding): most look alike, a few sound alike.
 _LOOKALIKE = str.maketrans(
     {
         "a": "а",
@@ -40,6 +41,16 @@ _LOOKALIKE = str.maketrans(
         "u": "и",
         "n": "п",
         "r": "г",
+        # no look-alike: the letter a seller types for the sound (zакладки, меfедрон, гаsh)
+        "z": "з",
+        "d": "д",
+        "f": "ф",
+        "g": "г",
+        "l": "л",
+        "s": "с",
+        "v": "в",
+        "w": "ш",
+        "j": "й",
         "α": "а",
         "β": "в",
         "ε": "е",
@@ -87,10 +98,15 @@ _STYLISED = str.maketrans(
 )
 # Digits used for letters inside Cyrillic words (3акладки, к0кс).
 _DIGIT_FOR_LETTER = {"0": "о", "3": "з", "4": "ч", "6": "б", "8": "в"}
-_LONE_DIGIT = re.compile(r"(?<!\d)[03468](?!\d)")
+_LONE_DIGIT = re.compile(r"(?<!\d)[013468](?!\d)")
+# "1" is a letter only between letters (ес1рткі, кр1сталл): before or after a word it is a number
+# with its unit (1грамм, 1шт). It stands for Kazakh і in a word with Kazakh letters, else for и.
+_KAZAKH_LETTERS = frozenset("әғқңөұүһі")
+# A digit glued to a unit is a quantity (3грамма, 8штук, 4часа), not a letter
+_UNITS = ("гр", "шт", "кг", "мг", "мл", "тыс", "тг", "тен", "руб", "мин", "час", "дн", "раз", "лет", "год")
 
-# s.o.l.', m e f, s-o-l: three or more single letters joined by one repeated separator.
-_SPELLED = re.compile(r"(?<![^\W\d_])[^\W\d_]([.\-_*·•/ ])(?:[^\W\d_]\1)+[^\W\d_](?![^\W\d_])")
+# s.o.l.', m e f, s-o-l, m|e|f: three or more single letters joined by one repeated separator.
+SPELLED = re.compile(r"(?<![^\W\d_])[^\W\d_]([.\-_*·•/ |~\\])(?:[^\W\d_]\1)+[^\W\d_](?![^\W\d_])")
 
 PLACEHOLDERS = {
     "onion": " _onion_ ",
@@ -144,7 +160,9 @@ def _fix_digits(word: str) -> str:
         start, end = m.start(), m.end()
         before, after = word[:start], word[end:]
         inside = before[-1:].isalpha() and after[:1].isalpha()
-        leading = not before and len(after) >= 3 and after[:3].isalpha()
+        if m.group() == "1":
+            return ("і" if _KAZAKH_LETTERS.intersection(word) else "и") if inside else "1"
+        leading = not before and len(after) >= 3 and after[:3].isalpha() and not after.startswith(_UNITS)
         trailing = not after and len(before) >= 3 and before[-3:].isalpha()
         return _DIGIT_FOR_LETTER[m.group()] if inside or leading or trailing else m.group()
 
@@ -162,6 +180,17 @@ _SYMBOL_LETTER = re.compile(rf"(?<=[{_CYR}])[@$€](?=[{_CYR}])|(?<![\w@$€])\$
 
 def _symbol_letter(match: re.Match[str]) -> str:
     return _SYMBOL_FOR_LETTER[match.group()]
+
+
+# A letter held for three or more (мееееф, ооочень): neither language writes a letter three times.
+# Only inside a word: "ооо" alone is a company form (ООО «...»), not a held letter.
+_HELD_LETTER = re.compile(rf"([{_CYR}])\1{{2,}}")
+
+
+def _release_held(match: re.Match[str]) -> str:
+    text, start, end = match.string, match.start(), match.end()
+    in_word = (start > 0 and text[start - 1].isalpha()) or (end < len(text) and text[end].isalpha())
+    return match.group(1) if in_word else match.group()
 
 
 def _join_spelled(match: re.Match[str]) -> str:
@@ -231,7 +260,7 @@ def normalize_with_signals(text: str, placeholders: bool = True) -> tuple[str, d
         styled += len(_STYLISED_CHARS.findall(text))
         text = text.translate(_STYLISED)
     text = " ".join(text.split())
-    text, joined = _SPELLED.subn(_join_spelled, text)
+    text, joined = SPELLED.subn(_join_spelled, text)
     if placeholders and joined:  # joining spelled-out letters can reveal a contact (w.w.w.site)
         text = replace_contacts(text, counts)
     text, mixed = repair_mixed_words(text)
@@ -240,6 +269,8 @@ def normalize_with_signals(text: str, placeholders: bool = True) -> tuple[str, d
         text, again = repair_mixed_words(text)
         symbols += again
     mixed += symbols
+    if _HELD_LETTER.search(text):
+        text = _HELD_LETTER.sub(_release_held, text)
     if placeholders and (styled or mixed):  # undoing a disguise can reveal a contact (a wallet in ᴍᴇꜰ)
         text = replace_contacts(text, counts)
     counts.update(invisible=invisible, stylised=styled, spelled=joined, mixed_script=mixed)
