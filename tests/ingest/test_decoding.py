@@ -105,6 +105,14 @@ def test_reading_ignores_letter_case_and_sees_a_wrong_charset() -> None:
     assert reads_as_text("прИвет").score < reads_as_text("привет").score  # a capital inside a word
 
 
+def test_capitals_in_cp866_keep_their_yo() -> None:
+    # cp866 and mac-cyrillic share their capitals; Ё alone tells them apart, and mac-cyrillic reads it
+    # as a lower-case р ("МОр"): found by the fuzz test
+    text = "НО ОНО МОЁ ЛЮБИМОЕ ИЗ ВСЕХ РИСУНКОВ НА СТЕНАХ, ЧТО Я ВИДЕЛ."
+    page = f"<html><body>{text}</body></html>"
+    assert decode_html(page.encode("cp866")).text == page
+
+
 # -- the matrix of issue 14: languages x letter case x charsets x where the charset is declared ----------
 MATRIX_TEXTS = {
     "ru": [

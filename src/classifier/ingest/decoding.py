@@ -147,8 +147,12 @@ def reads_as_text(text: str) -> Reading:
     logp = max(float(table[first, second].sum()) for table in _pair_tables())
     in_word = (symbols[:-1] < _BOUNDARY) & (symbols[1:] < _BOUNDARY)
     flips = int(np.count_nonzero(in_word & (case[:-1] == _LOWER) & (case[1:] == _UPPER)))
+    # capitals, then a lower-case letter in the same word ("МОр"): cp866 capitals read as mac-cyrillic
+    # turn Ё into р. Abbreviations with an ending (ВУЗа) do it too, so it costs half a flip
+    caps_run = in_word[:-1] & in_word[1:] & (case[:-2] == _UPPER) & (case[1:-1] == _UPPER)
+    flips_down = int(np.count_nonzero(caps_run & (case[2:] == _LOWER)))
     letters = int(np.count_nonzero(symbols < _BOUNDARY))
-    total = logp - _CASE_FLIP_PENALTY * flips + _MARK_LOGP * marks
+    total = logp - _CASE_FLIP_PENALTY * (flips + flips_down / 2) + _MARK_LOGP * marks
     return Reading(total / weight, total, letters)
 
 
