@@ -285,12 +285,13 @@ def test_score_command_rejects_an_unknown_output_format(
         str(exported_model),
         "--out",
         str(tmp_path / "q.xlsx"),
+        "--db",
+        f"sqlite:///{tmp_path / 'never.db'}",
     ]
     assert main(args) == 2
-    assert (
-        main(["score", str(corpus / "reports.jsonl"), "--model", str(tmp_path / "missing"), "--out", "x.csv"])
-        == 2
-    )
+    assert not (tmp_path / "never.db").exists()  # refused before the case store was made
+    missing = ["score", str(corpus / "reports.jsonl"), "--model", str(tmp_path / "missing"), "--out", "x.csv"]
+    assert main([*missing, "--db", f"sqlite:///{tmp_path / 'q.db'}"]) == 2
 
 
 @pytest.mark.parametrize("plot", [False, True], ids=["numbers", "with-plot"])

@@ -171,10 +171,11 @@ def promote(args: argparse.Namespace) -> int:
 
 def score(args: argparse.Namespace) -> int:
     from classifier.score.distributed import dask_options
-    from classifier.score.engine import score_inputs
+    from classifier.score.engine import check_queue_file, score_inputs
 
     settings = settings_from_args(args)
     dask = dask_options(args.engine, args.scheduler, args.workers, args.partition_records)
+    check_queue_file(Path(args.out))  # before the case store is opened (and, the first time, made)
     partitions = PartitionBar()
     with case_store(args, settings) as store:
         summary = score_inputs(

@@ -130,6 +130,12 @@ class CaseSink(Protocol):
     def lookup(self, keys: Sequence[str], max_cases_per_key: int) -> list[BankHit]: ...
 
 
+def check_queue_file(out: Path) -> None:
+    """Refuse a queue file name no writer knows, before anything is read or written."""
+    if out.suffix.lower() not in (".csv", ".parquet", ".jsonl"):
+        raise ValueError(f"{out}: the queue file must end in .csv, .parquet or .jsonl")
+
+
 def score_inputs(
     inputs: list[str],
     out: Path,
@@ -150,8 +156,7 @@ def score_inputs(
     """
     started = time.perf_counter()
     restart_peak_rss()  # the run's own peak: the demo trains in this process first
-    if out.suffix.lower() not in (".csv", ".parquet", ".jsonl"):
-        raise ValueError(f"{out}: the queue file must end in .csv, .parquet or .jsonl")
+    check_queue_file(out)
     model = load_trusted_model(model_ref or settings.score.model, settings.score)
     log.info("model %s v%s loaded in %.1fs", model.name, model.version, time.perf_counter() - started)
     engine = f"dask:{dask.partition_records}" if dask else "local"
