@@ -7,6 +7,8 @@ way a store got there, its tables are the ones ``schema.py`` declares.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,14 @@ from sqlalchemy import Connection, create_engine, inspect, select, text
 from classifier.queue import CaseStore, Revisions, upgrade_store
 from classifier.queue.accounts import Accounts
 from classifier.queue.database import open_engine
-from classifier.queue.migrate import FIRST_REVISION, current_revision, downgrade_schema, head_revision
+from classifier.queue.migrate import (
+    FIRST_REVISION,
+    current_revision,
+    downgrade_schema,
+    head_revision,
+    newest_revision,
+    stored_revision,
+)
 from classifier.queue.schema import cases_table, decisions_table, metadata, scores_table
 from databases import fresh_database
 
@@ -88,6 +97,31 @@ def test_a_new_store_is_created_at_the_newest_revision(empty_url: str) -> None:
         assert current_revision(conn) == HEAD
         assert set(inspect(conn).get_table_names()) == {*metadata.tables, "alembic_version"}
     assert upgrade_store(empty_url) == Revisions(HEAD, HEAD)
+
+
+def test_the_revision_is_read_without_alembic_as_alembic_reads_it(empty_url: str) -> None:
+    # the file names give the newest revision (NNNN_what.py): a new revision must keep the convention
+    assert newest_revision() == HEAD
+    engine = open_engine(empty_url)
+    try:
+        with engine.connect() as conn:
+            assert stored_revision(conn) is None and current_revision(conn) is None
+        upgrade_store(empty_url)
+        with engine.connect() as conn:
+            assert stored_revision(conn) == current_revision(conn) == HEAD
+    finally:
+        engine.dispose()
+
+
+def test_opening_a_store_that_is_up_to_date_does_not_import_alembic(empty_url: str) -> None:
+    upgrade_store(empty_url)
+    program = (
+        "import sys\nfrom classifier.queue import CaseStore\n"
+        f"with CaseStore({empty_url!r}) as store: store.counts()\n"
+        "print('alembic' in sys.modules)"
+    )
+    loaded = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "False"
 
 
 @pytest.mark.parametrize("old", OLD_SCHEMAS)
