@@ -3,7 +3,8 @@
 The revisions live in ``migrations/versions`` and ship inside the package; Alembic is configured here
 in code, so no ``alembic.ini`` is needed wherever the classifier runs. Opening a :class:`CaseStore`
 upgrades its database (for a store already at the newest revision that is one read of
-``alembic_version``, no lock, and Alembic is not imported); ``classifier db upgrade`` does it on its own with :func:`upgrade_store`.
+``alembic_version``, no lock, and Alembic is not imported); ``classifier db upgrade`` does it on its
+own with :func:`upgrade_store`.
 
 A store made before the migrations existed has tables but no ``alembic_version``: it is marked as
 the first revision, and the later ones bring it up to date.
@@ -29,7 +30,7 @@ from sqlalchemy.exc import OperationalError
 
 from classifier.queue.database import masked_url, open_engine
 
-if TYPE_CHECKING:  # Alembic is imported only where a store needs a change (newest_revision says why)
+if TYPE_CHECKING:  # Alembic is imported only where a store needs a change (head_revision says why)
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
@@ -79,9 +80,9 @@ def upgrade_schema(engine: Engine) -> Revisions:
 
 
 def _upgrade(engine: Engine) -> Revisions:
-    head = newest_revision()
+    head = head_revision()
     with engine.connect() as conn:
-        before = stored_revision(conn)
+        before = current_revision(conn)
     if before == head:  # the usual case: no lock, nothing written, and Alembic not even imported
         return Revisions(before, head)
     from alembic import command
@@ -111,31 +112,20 @@ def downgrade_schema(engine: Engine, revision: str) -> Revisions:
 
 
 def head_revision() -> str:
-    """The newest revision: the schema ``schema.py`` describes."""
-    head = _scripts().get_current_head()
-    assert head is not None, f"no revisions in {MIGRATIONS}"
-    return head
-
-
-def newest_revision() -> str:
-    """The newest revision from the revisions' file names (``NNNN_what.py`` holds revision NNNN), which
-    a test holds to Alembic's own answer, :func:`head_revision`: importing Alembic costs a scoring
-    command a quarter of a second, and most stores are up to date."""
-    return max(path.name.split("_", 1)[0] for path in (MIGRATIONS / "versions").glob("[0-9]*_*.py"))
-
-
-def stored_revision(conn: Connection) -> str | None:
-    """The revision the database is at, read without Alembic; None as in :func:`current_revision`."""
-    if not inspect(conn).has_table("alembic_version"):
-        return None
-    return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    """The newest revision, the schema ``schema.py`` describes, from the revisions' file names
+    (``NNNN_what.py`` holds revision NNNN; a test holds this to Alembic's own answer): importing
+    Alembic costs a quarter of a second, and most stores are up to date."""
+    names = [path.name.split("_", 1)[0] for path in (MIGRATIONS / "versions").glob("[0-9]*_*.py")]
+    assert names, f"no revisions in {MIGRATIONS}"
+    return max(names)
 
 
 def current_revision(conn: Connection) -> str | None:
-    """The revision the database is at; None without ``alembic_version`` (empty, or made before Alembic)."""
-    from alembic.runtime.migration import MigrationContext
-
-    return MigrationContext.configure(conn).get_current_revision()
+    """The revision the database is at; None without ``alembic_version`` (empty, or made before Alembic).
+    Read without Alembic, as Alembic reads it (a test checks)."""
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
 def alembic_config(connection: Connection) -> Config:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from classifier.text.contacts import PATTERNS
+from classifier.text.contacts import CLUES, PATTERNS
 from classifier.text.emoji import EMOJI_TOKENS
 from classifier.text.normalize import PLACEHOLDERS, SPELLED, normalize_text
 
@@ -27,16 +27,6 @@ from classifier.text.normalize import PLACEHOLDERS, SPELLED, normalize_text
 _WORD = re.compile(r"[\w@$€]+(?:[.\-'’][\w]+)*")
 # The emoji the model reads as tokens, with the variation selector that often follows (❄️ is ❄ U+FE0F).
 _EMOJI = re.compile("([" + "".join(re.escape(e) for e in EMOJI_TOKENS) + "])\ufe0f?")
-# What a contact of each kind cannot lack: most pages have no link or e-mail, and a substring test costs
-# a fraction of a pattern's scan (normalize._CLUES does the same for the model's reading)
-_CLUES = {
-    "onion": (".onion",),
-    "telegram": ("t.me", "telegram.", "tg:"),
-    "whatsapp": ("wa.me", "whatsapp"),
-    "email": ("@",),
-    "url": ("http", "www."),
-    "handle": ("@",),
-}
 # one script, letters only, none held three times (мееееф): normalising changes nothing
 _PLAIN = re.compile(r"(?!\w*(\w)\1\1)(?:[a-z]+|[а-яёәғқңөұүһі]+)")
 _TOKEN = re.compile(r"\w+")
@@ -99,7 +89,7 @@ def _pieces(text: str) -> list[tuple[int, int, tuple[str, ...]]]:
 
     folded = text.casefold()
     for kind, token in PLACEHOLDERS.items():
-        if not any(clue in folded for clue in _CLUES.get(kind, ("",))):
+        if not CLUES[kind](folded):  # the clue normalisation asks for before it runs the pattern
             continue
         for match in PATTERNS[kind].finditer(text):
             take(match.start(), match.end(), (token.strip(),))

@@ -269,8 +269,7 @@ def normalize_with_signals(text: str, placeholders: bool = True) -> tuple[str, d
         text, again = repair_mixed_words(text)
         symbols += again
     mixed += symbols
-    if _HELD_LETTER.search(text):
-        text = _HELD_LETTER.sub(_release_held, text)
+    text = _HELD_LETTER.sub(_release_held, text)
     if placeholders and (styled or mixed):  # undoing a disguise can reveal a contact (a wallet in ᴍᴇꜰ)
         text = replace_contacts(text, counts)
     counts.update(invisible=invisible, stylised=styled, spelled=joined, mixed_script=mixed)
