@@ -5,6 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from classifier.text.language import detect_language, kazakh_share
+from classifier.text.lexicon import fill_masks
 from classifier.text.normalize import normalize_text
 
 
@@ -27,6 +28,11 @@ from classifier.text.normalize import normalize_text
         ("ес1рткі", "есірткі"),
         ("мееееф", "меф"),  # a held letter
         ("ооочень", "очень"),
+        ("м*ф", "меф"),  # a "*" hiding a letter of a lexicon word
+        ("з*кладки", "закладки"),
+        ("м*ф*др*н", "мефедрон"),
+        ("соль и м е ф", "соль и меф"),  # a one-letter word before spelled letters stays a word
+        ("м е ф и соль", "меф и соль"),
     ],
 )
 def test_disguises_are_undone(raw: str, expected: str) -> None:
@@ -42,6 +48,20 @@ def test_numbers_with_units_stay() -> None:
 def test_what_only_looks_disguised_stays() -> None:
     # ООО is a company form, not a held letter; Latin words are not Cyrillic words with Latin letters
     assert normalize_text("ООО «Ромашка», Wi-Fi, iPhone 15") == "ооо «ромашка», wi-fi, iphone 15"
+
+
+def test_masks_the_lexicon_cannot_fill_stay() -> None:
+    # a word the lexicon does not hold, a footnote mark, emphasis, two marks for one letter
+    assert normalize_text("х*й знает, цена* *акция* м**ф") == "х*й знает, цена* *акция* м**ф"
+    # spelled letters that make no lexicon word are joined whole, as before
+    assert normalize_text("п р и в е т") == "привет"
+
+
+def test_a_mask_is_filled_only_when_one_word_fits() -> None:
+    assert fill_masks("к*кс") == "кокс"
+    assert fill_masks("закл*дк*") is None  # a letter hidden after the lexicon's beginning закладк*
+    assert fill_masks("м*ф*д*о*а") is None  # four hidden letters: too many words could fit
+    assert fill_masks("**ф") is None  # one known letter
 
 
 def test_contacts_become_tokens() -> None:
@@ -64,7 +84,7 @@ def test_normalisation_is_idempotent_and_total(text: str) -> None:
     assert normalize_text(once) == once
 
 
-ALPHABET = st.sampled_from([*list("аеоркмсхуз0346 .-_@MEPKOXCaeopxc🍁❄️\u200b\xadқәі158t/"), "t.me/", "www."])
+ALPHABET = st.sampled_from([*list("аеоркмсхуз0346 .-_@*MEPKOXCaeopxc🍁❄️\u200b\xadқәі158t/"), "t.me/", "www."])
 
 
 @given(st.lists(ALPHABET, max_size=60).map("".join))

@@ -23,8 +23,8 @@ from classifier.text.emoji import EMOJI_TOKENS
 from classifier.text.normalize import PLACEHOLDERS, SPELLED, normalize_text
 
 # Python's \w covers Cyrillic, Kazakh and the styled "math" letters sellers use; digits and
-# look-alike symbols inside a word (3aклaдки, кл@дмен) stay part of it.
-_WORD = re.compile(r"[\w@$€]+(?:[.\-'’][\w]+)*")
+# look-alike symbols inside a word (3aклaдки, кл@дмен), and a "*" hiding a letter (м*ф), stay part of it.
+_WORD = re.compile(r"[\w@$€]+(?:[.\-'’*][\w]+)*")
 # The emoji the model reads as tokens, with the variation selector that often follows (❄️ is ❄ U+FE0F).
 _EMOJI = re.compile("([" + "".join(re.escape(e) for e in EMOJI_TOKENS) + "])\ufe0f?")
 # one script, letters only, none held three times (мееееф): normalising changes nothing
@@ -96,7 +96,7 @@ def _pieces(text: str) -> list[tuple[int, int, tuple[str, ...]]]:
     for match in _EMOJI.finditer(text):
         take(match.start(), match.end(), ("emoji_" + EMOJI_TOKENS[match.group(1)],))
     for match in SPELLED.finditer(text):  # as normalisation joins them: word by word they are letters
-        take(match.start(), match.end(), _word_tokens(match.group().replace(match.group(1), "")))
+        take(match.start(), match.end(), _word_tokens(match.group()))
     for match in _WORD.finditer(text):
         take(match.start(), match.end(), _word_tokens(match.group()))
     pieces.sort()

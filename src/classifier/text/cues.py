@@ -17,15 +17,14 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
-from importlib.resources import files
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-import yaml
 from sklearn.base import BaseEstimator, TransformerMixin
+
+from classifier.text.lexicon import Lexicon, default_lexicon, parse_lexicon  # noqa: F401 (old pickles, tests)
 
 # Numbers with a currency or a weight: the patterns the meta features count (features.py), here with
 # their positions. A number is at most 20 more digits and marks (see features._PRICE on why).
@@ -74,41 +73,8 @@ _PARTS = re.compile(r"[-/]")
 _WORD = re.compile(r"[^\W\d]+(?:[-/][^\W\d]+)*|\d+(?:[-/][^\W\d]+)?|_[a-z]+_")
 
 
-@dataclass(frozen=True)
-class Lexicon:
-    labels: dict[str, str]  # group -> what experts call it
-    words: dict[str, str]  # whole word -> group
-    prefixes: dict[str, str]  # word beginning -> group
-    phrases: tuple[tuple[tuple[str, ...], str], ...]  # (words, each maybe ending in *), group
-
-    @property
-    def groups(self) -> tuple[str, ...]:
-        return tuple(self.labels)
-
-
-def parse_lexicon(raw: dict[str, Any]) -> Lexicon:
-    labels, words, prefixes, phrases = {}, {}, {}, []
-    for group, spec in raw.items():
-        labels[group] = str(spec["label"])
-        for entry in spec["entries"]:
-            entry = str(entry).casefold()
-            if " " in entry:
-                phrases.append((tuple(entry.split()), group))
-            elif entry.endswith("*"):
-                prefixes.setdefault(entry[:-1], group)
-            else:
-                words.setdefault(entry, group)
-    return Lexicon(labels, words, prefixes, tuple(phrases))
-
-
 def _word_matches(word: str, entry: str) -> bool:
     return word.startswith(entry[:-1]) if entry.endswith("*") else word == entry
-
-
-@cache
-def default_lexicon() -> Lexicon:
-    text = files("classifier.text").joinpath("cue_lexicon.yaml").read_text(encoding="utf-8")
-    return parse_lexicon(yaml.safe_load(text))
 
 
 @dataclass(frozen=True)

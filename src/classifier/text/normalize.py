@@ -11,6 +11,7 @@ import unicodedata
 
 from classifier.text.contacts import CLUES, PATTERNS
 from classifier.text.emoji import emoji_to_tokens
+from classifier.text.lexicon import fill_masks, in_lexicon
 
 _INVISIBLE = re.compile(
     "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff]"
@@ -193,8 +194,23 @@ def _release_held(match: re.Match[str]) -> str:
     return match.group(1) if in_word else match.group()
 
 
+# A letter hidden by "*" inside a word (м*ф, з*кладки): filled only when one lexicon word fits. A "*"
+# at a word's edge is a footnote or emphasis (цена*, *акция*), and "х*й" is not in the lexicon.
+_MASKED = re.compile(rf"(?<![\w*])[{_CYR}]+(?:\*[{_CYR}]+)+(?![\w*])")
+
+
+def _fill_masked(match: re.Match[str]) -> str:
+    return fill_masks(match.group()) or match.group()
+
+
 def _join_spelled(match: re.Match[str]) -> str:
-    return match.group().replace(match.group(1), "")
+    letters = match.group().split(match.group(1))
+    if match.group(1) == " ":  # "соль и м е ф": a one-letter word (и, в, с) may open or close the run
+        for start, end in ((0, len(letters)), (1, len(letters)), (0, -1), (1, -1)):
+            word = "".join(letters[start:end])
+            if len(letters[start:end]) >= 3 and in_lexicon(word):
+                return " ".join([*letters[:start], word, *letters[len(letters) + end if end < 0 else end :]])
+    return "".join(letters)
 
 
 _STYLISED_CHARS = re.compile("[ᴀ-ᴢɑɡꜰʙʜɪʟɴʀꜱʏ]")
@@ -270,6 +286,9 @@ def normalize_with_signals(text: str, placeholders: bool = True) -> tuple[str, d
         symbols += again
     mixed += symbols
     text = _HELD_LETTER.sub(_release_held, text)
+    if "*" in text:
+        text, filled = _MASKED.subn(_fill_masked, text)
+        mixed += filled
     if placeholders and (styled or mixed):  # undoing a disguise can reveal a contact (a wallet in ᴍᴇꜰ)
         text = replace_contacts(text, counts)
     counts.update(invisible=invisible, stylised=styled, spelled=joined, mixed_script=mixed)
