@@ -25,7 +25,8 @@ from ocr_images import require_ocr  # tests/ is on sys.path
 
 FAMILIES = FamilyIndex(load_families())
 MANY = replace(CorpusSettings(), image_share=0.3, mirror_share=0.5)  # many image pages and mirrors
-SHOWN = re.compile(r"""(?:src="|url\(')(https://[^"']+\.jpg)""")  # absolute picture URLs on a page
+# absolute picture URLs on a page; markup damage may have dropped an attribute's quotes (src=https://…)
+SHOWN = re.compile(r"""(?:src="?|url\(')(https://[^"'\s>]+\.jpg)""")
 KAZAKH = set("әғқңөұүһі")
 FONT_MISSING = "no font (test)"
 

@@ -206,7 +206,6 @@ NEGATIVES_WITH_TELEGRAM = [
         "Морская соль для ванн с лавандой, 1 кг — 2500 тг. Натуральные кристаллы соли. Доставка по "
         "Алматы, пишите @salt_example.",
         id="bath-salt-ru",
-        marks=_telegram_shortcut(0.70),
     ),
     pytest.param(
         "Вейп-шоп в Шымкенте: жидкости, одноразки, табак для кальяна. Доставка по городу, 18+. "
@@ -217,12 +216,13 @@ NEGATIVES_WITH_TELEGRAM = [
         "Обменник криптовалют: USDT, BTC на тенге по лучшему курсу. Работаем 24/7, без комиссии. "
         "Оператор @exchange_example.",
         id="crypto-exchange-ru",
-        marks=_telegram_shortcut(0.47),
+        marks=_telegram_shortcut(0.35),
     ),
     pytest.param(
         "USDT және BTC теңгеге ең жақсы бағамен айырбастау. Тәулік бойы жұмыс істейміз, комиссиясыз. "
         "Менеджер @exchange_example.",
         id="crypto-exchange-kk",
+        marks=_telegram_shortcut(0.35),
     ),
     pytest.param(
         "Новости Шымкента: на Телеграм-канале @shymkent_news_example публикуем главные события города. "
@@ -232,13 +232,13 @@ NEGATIVES_WITH_TELEGRAM = [
 ]
 
 
-MISSED: dict[str, float] = {}
+MISSED = {"disguised-recruitment-ru": 0.09}
 # Legitimate texts above the triage threshold (target recall 0.90 on out-of-fold scores): issue 15 owns them
 # Measured on this suite's small model; the demo-size model (6,200 pages) scores both 0.006-0.021,
 # far under its threshold (0.59): a small sample of the corpus's bath-salt and Kazakh job texts decides.
 FALSE_ALARMS = {
-    "courier-job-kk": 0.33,
-    "bath-salt-ru": 0.90,
+    "courier-job-kk": 0.40,
+    "bath-salt-ru": 0.50,
 }
 
 

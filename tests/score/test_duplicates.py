@@ -124,10 +124,10 @@ def test_a_shared_phone_links_pages_only_where_phones_are_listed(project: ScoreS
 # -- grouping demo pages ------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def demo(project: ScoreSettings) -> dict:
-    """400 demo pages (originals and mirrors on new sites), normalised as the model reads them."""
+    """500 demo pages (originals and mirrors on new sites), normalised as the model reads them."""
     settings = load_settings()
     texts, origins = [], []
-    for page, origin in iter_pages(settings.corpus, 400, 18):
+    for page, origin in iter_pages(settings.corpus, 500, 18):
         doc = extract_html_fast(page.html, page.url, settings.extract)
         texts.append(
             normalize_text("\n".join(f for f in (doc["title"], doc["description"], doc["text"]) if f))

@@ -48,7 +48,7 @@ class _Section:
 
 @dataclass(frozen=True)
 class CorpusSettings(_Section):
-    n_pages: int = 6200
+    n_pages: int = 7800
     seed: int = 42
     positive_share: float = 0.45
     category_shares: dict[str, float] = field(
@@ -65,7 +65,7 @@ class CorpusSettings(_Section):
     negative_short_share: float = 0.85  # template negatives cut to their first one or two blocks
     negative_telegram_share: float = 0.35  # template negatives posted as a Telegram channel's post
     written_negative_short_share: float = 0.4  # written negatives cut to their first lines (a teaser)
-    written_share: float = 0.66  # pages that are a hand-written text (corpus/written/) instead of a template
+    written_share: float = 0.70  # pages that are a hand-written text (corpus/written/) instead of a template
     mirror_share: float = 0.08  # positive pages re-posted on 1-3 mirror sites with the same text and contacts
     image_share: float = 0.05  # pages (positive and negative alike) whose text blocks are only in a picture
     encoding_shares: dict[str, float] = field(
