@@ -234,8 +234,10 @@ NEGATIVES_WITH_TELEGRAM = [
 
 MISSED = {"disguised-recruitment-ru": 0.09}
 # Legitimate texts above the triage threshold (target recall 0.90 on out-of-fold scores): issue 15 owns them
-# Measured on this suite's small model; the demo-size model (6,200 pages) scores both 0.006-0.021,
-# far under its threshold (0.59): a small sample of the corpus's bath-salt and Kazakh job texts decides.
+# Measured on this suite's small model; the demo-size model (7,800 pages) scores both 0.017-0.199,
+# under its threshold (0.61): a small sample of the corpus's bath-salt and Kazakh job texts decides.
+# That model misses three violations the small one finds (disguised-recruitment-ru 0.19, -kk 0.54,
+# sale-kk-no-slang 0.49; 0.05, 0.30 and 0.20 on the corpus before the fourth set of written texts).
 FALSE_ALARMS = {
     "courier-job-kk": 0.40,
     "bath-salt-ru": 0.50,
