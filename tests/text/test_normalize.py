@@ -28,6 +28,9 @@ from classifier.text.normalize import normalize_text
         ("ес1рткі", "есірткі"),
         ("мееееф", "меф"),  # a held letter
         ("ооочень", "очень"),
+        ("з4кл4дки", "закладки"),  # 4 for а where that makes a lexicon word
+        ("г4ш", "гаш"),
+        ("а@а0@а", "аоаа"),  # a digit read as a letter makes the next symbol a letter too
         ("м*ф", "меф"),  # a "*" hiding a letter of a lexicon word
         ("з*кладки", "закладки"),
         ("м*ф*др*н", "мефедрон"),
@@ -55,6 +58,7 @@ def test_masks_the_lexicon_cannot_fill_stay() -> None:
     assert normalize_text("х*й знает, цена* *акция* м**ф") == "х*й знает, цена* *акция* м**ф"
     # spelled letters that make no lexicon word are joined whole, as before
     assert normalize_text("п р и в е т") == "привет"
+    assert normalize_text("4асы") == "часы"  # 4 for ч by sound, where а makes no lexicon word
 
 
 def test_a_mask_is_filled_only_when_one_word_fits() -> None:

@@ -149,7 +149,13 @@ def repair_mixed_words(text: str) -> tuple[str, int]:
 def _fix_word(word: str) -> str:
     word = word.translate(_LOOKALIKE)
     if any(c.isdigit() for c in word):
-        word = _fix_digits(word)
+        fixed = _fix_digits(word)
+        # "4" is ч by sound (4ел) or а by shape (з4кладки, г4ш): а only where that makes a lexicon word
+        if "4" in word and not in_lexicon(fixed):
+            shaped = _fix_digits(word.replace("4", "а"))
+            if in_lexicon(shaped):
+                return shaped
+        word = fixed
     return word
 
 
@@ -219,6 +225,7 @@ _NON_BMP = re.compile("[\U00010000-\U0010ffff\uff00-\uffef]")
 _MIXED_BOUNDARY = re.compile(rf"[{_CYR}][{_ODD}]|[{_ODD}][{_CYR}]")
 
 
+_MAX_SYMBOL_PASSES = 8  # a bound, not a budget: a text has few symbols that digits' letters free
 _MAX_CONTACT_PASSES = 8  # a bound, not a budget: each pass replaces contacts, and a text has few glued
 
 
@@ -280,10 +287,16 @@ def normalize_with_signals(text: str, placeholders: bool = True) -> tuple[str, d
     if placeholders and joined:  # joining spelled-out letters can reveal a contact (w.w.w.site)
         text = replace_contacts(text, counts)
     text, mixed = repair_mixed_words(text)
-    text, symbols = _SYMBOL_LETTER.subn(_symbol_letter, text)  # after: look-alikes are Cyrillic now
-    if symbols:  # a symbol read as a letter can leave a digit inside a Cyrillic word (0а@а -> 0ааа)
+    text, found = _SYMBOL_LETTER.subn(_symbol_letter, text)  # after: look-alikes are Cyrillic now
+    symbols = found
+    # a symbol read as a letter can leave a digit inside a Cyrillic word (0а@а -> 0ааа), and that digit
+    # read as a letter can make the next symbol a letter's neighbour (а@а0@а): until neither changes
+    for _ in range(_MAX_SYMBOL_PASSES):
+        if not found:
+            break
         text, again = repair_mixed_words(text)
-        symbols += again
+        text, found = _SYMBOL_LETTER.subn(_symbol_letter, text) if again else (text, 0)
+        symbols += again + found
     mixed += symbols
     text = _HELD_LETTER.sub(_release_held, text)
     if "*" in text:
