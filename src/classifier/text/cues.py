@@ -24,7 +24,12 @@ import pandas as pd
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from classifier.text.lexicon import Lexicon, default_lexicon, parse_lexicon  # noqa: F401 (old pickles, tests)
+from classifier.text.lexicon import (  # noqa: F401 (Lexicon and parse_lexicon: old pickles, tests)
+    Lexicon,
+    default_lexicon,
+    parse_lexicon,
+    word_group,
+)
 
 # Numbers with a currency or a weight: the patterns the meta features count (features.py), here with
 # their positions. A number is at most 20 more digits and marks (see features._PRICE on why).
@@ -122,13 +127,7 @@ class CueFinder:
         found = self._word_groups.get(word, "")
         if found != "":
             return found
-        lexicon = self.lexicon
-        group = lexicon.words.get(word)
-        if group is None:  # the longest matching prefix decides (мефедрон before меф…)
-            for end in range(min(len(word), self._longest), 1, -1):
-                group = lexicon.prefixes.get(word[:end])
-                if group is not None:
-                    break
+        group = word_group(self.lexicon, word, self._longest)
         if len(self._word_groups) > 200_000:
             self._word_groups.clear()
         self._word_groups[word] = group

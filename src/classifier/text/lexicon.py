@@ -44,6 +44,17 @@ def parse_lexicon(raw: dict[str, Any]) -> Lexicon:
     return Lexicon(labels, words, prefixes, tuple(phrases))
 
 
+def word_group(lexicon: Lexicon, word: str, longest_prefix: int) -> str | None:
+    """A word's group: the whole word's, else its longest beginning's (мефедрон before меф…)."""
+    group = lexicon.words.get(word)
+    if group is None:
+        for end in range(min(len(word), longest_prefix), 1, -1):
+            group = lexicon.prefixes.get(word[:end])
+            if group is not None:
+                break
+    return group
+
+
 @cache
 def default_lexicon() -> Lexicon:
     text = files("classifier.text").joinpath("cue_lexicon.yaml").read_text(encoding="utf-8")
@@ -74,8 +85,12 @@ def fill_masks(masked: str) -> str | None:
     return fills.pop() if len(fills) == 1 else None
 
 
+@cache
+def _longest_default_prefix() -> int:
+    return max(map(len, default_lexicon().prefixes), default=0)
+
+
 @lru_cache(maxsize=4096)
 def in_lexicon(word: str) -> bool:
     """Whether a word is a lexicon entry or starts with one of its beginnings (закладки: закладк*)."""
-    lexicon = default_lexicon()
-    return word in lexicon.words or any(word[:end] in lexicon.prefixes for end in range(2, len(word) + 1))
+    return word_group(default_lexicon(), word, _longest_default_prefix()) is not None

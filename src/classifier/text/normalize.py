@@ -212,10 +212,11 @@ def _fill_masked(match: re.Match[str]) -> str:
 def _join_spelled(match: re.Match[str]) -> str:
     letters = match.group().split(match.group(1))
     if match.group(1) == " ":  # "соль и м е ф": a one-letter word (и, в, с) may open or close the run
-        for start, end in ((0, len(letters)), (1, len(letters)), (0, -1), (1, -1)):
-            word = "".join(letters[start:end])
-            if len(letters[start:end]) >= 3 and in_lexicon(word):
-                return " ".join([*letters[:start], word, *letters[len(letters) + end if end < 0 else end :]])
+        n = len(letters)
+        for start, stop in ((0, n), (1, n), (0, n - 1), (1, n - 1)):
+            word = "".join(letters[start:stop])
+            if stop - start >= 3 and in_lexicon(word):
+                return " ".join([*letters[:start], word, *letters[stop:]])
     return "".join(letters)
 
 
